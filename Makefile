@@ -1,0 +1,37 @@
+# sutazai.chaos developer entry points. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv/bin
+
+.PHONY: help setup images stack stack-down stack-status demo test clean
+
+help: ## list the targets
+	@echo "sutazai.chaos targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: ## host tools, .venv, collections, Docker engine, demo image (idempotent)
+	scripts/setup.sh
+
+images: ## (re)build sutazai-chaos/demo:1 when its recipe changed
+	scripts/ensure-docker.sh
+	scripts/build-images.sh
+
+stack: ## start the demo stack (compose project sutazai-demo) and wait for health
+	scripts/stack.sh up
+
+stack-down: ## remove the demo stack's containers and network
+	scripts/stack.sh down
+
+stack-status: ## show the demo stack's containers and health
+	scripts/stack.sh status
+
+demo: setup stack ## run playbooks/demo.yml against the demo stack
+	$(VENV)/ansible-playbook playbooks/demo.yml
+
+test: setup ## run the test suite (scripts/run-tests.sh)
+	scripts/run-tests.sh
+
+clean: ## remove .cache/collections and results/ (keeps .venv and images)
+	rm -rf .cache/collections results

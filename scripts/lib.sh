@@ -1,0 +1,11 @@
+# Shared helpers for scripts/*.sh (sourced, not run).
+# shellcheck shell=bash
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DOCKER="${DOCKER:-/usr/bin/docker}"
+# Talk to the local engine over its unix socket (docker-compose v1 included).
+if [ -z "${DOCKER_HOST:-}" ]; then unset DOCKER_HOST; fi
+unset DOCKER_CONTEXT 2>/dev/null || true
+
+msg() { printf '%s: %s\n' "${LOG_PREFIX:-setup}" "$*"; }
+die() { printf '%s: ERROR: %s\n' "${LOG_PREFIX:-setup}" "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
