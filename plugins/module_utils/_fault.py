@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sutazai.chaos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What every fault module shares: lifetime options and the inject transaction.
+
+A fault is recorded in the ledger (with its undo and deadline) *before* it is
+applied, and the reaper is started at once, so that a module killed halfway
+still leaves an entry that expires. When applying one of several faults fails,
+the ones already applied are undone before the error is raised.
+"""
+
+from __future__ import annotations
+
+from ._common import NOTHING_CHANGED, ChaosError
+from ._ledger import DEFAULT_STATE_DIR, Ledger, LedgerError, ensure_reaper, mark_applied, new_entry, revert_entries
+
+LEDGER_ARG_SPEC = dict(
+    state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+    experiment_id=dict(type="str"),
+)
+
+FAULT_LIFETIME_ARG_SPEC = dict(
+    duration=dict(type="float"),
+    max_duration=dict(type="float", default=3600.0),
+)
+
+
+class FaultTransaction:
+    """Apply faults one by one; ``rollback()`` undoes every one applied so far."""
+
+    def __init__(self, state_dir, experiment_id, run_argv=None):
+        self.ledger = Ledger(state_dir)
+        self.experiment_id = experiment_id
+        self.run_argv = run_argv
+        self.applied = []
+        self.reaper_started = False
+
+    def refuse_if_stopped(self):
+        if self.ledger.stop_flag_set():
+            raise ChaosError(
+                "the emergency-stop flag is set on this host (%s/emergency-stop): no fault may be injected "
+                "until it is cleared (playbooks/resume-chaos.yml). %s" % (self.ledger.state_dir, NOTHING_CHANGED)
+            )
+
+    def active_targets(self, kind):
+        """Ids of targets that hold an active entry of this kind (any experiment)."""
+        return {e["target"]["id"] for e in self.ledger.entries() if e.get("kind") == kind}
+
+    def apply(self, kind, target, spec, undo, duration, action):
+        """Record, then run ``action()``; on failure run the undo of this entry and re-raise."""
+        entry = new_entry(self.experiment_id, kind, target, spec, undo, duration)
+        with self.ledger.locked() as entries:
+            entries.append(entry)
+        if duration and not self.reaper_started:
+            self.reaper_started = ensure_reaper(self.ledger.state_dir) or True
+        try:
+            result = action()
+        except Exception:
+            revert_entries(self.ledger, lambda e: e["id"] == entry["id"], "inject-failed", self.run_argv)
+            raise
+        entry = mark_applied(self.ledger, entry["id"], duration) or entry
+        self.ledger.audit("inject", entry, deadline=entry["deadline"])
+        self.applied.append(entry)
+        return entry, result
+
+    def record_irreversible(self, kind, target, spec):
+        """Audit a fault that has no undo (a kill: the restart policy is the recovery)."""
+        self.ledger.audit("inject", {"experiment_id": self.experiment_id, "kind": kind, "target": target,
+                                     "spec": spec}, reversible=False)
+
+    def rollback(self):
+        """Undo what this transaction applied; returns a sentence for the error message."""
+        if not self.applied:
+            return NOTHING_CHANGED
+        ids = {e["id"] for e in self.applied}
+        try:
+            reverted, failed = revert_entries(self.ledger, lambda e: e["id"] in ids, "module-rollback",
+                                              self.run_argv)
+        except LedgerError as exc:
+            return "Rolling back what was applied failed (%s); the reaper retries at each deadline." % exc.msg
+        text = "Undone: %s." % (", ".join(_describe(e) for e in reverted) or "nothing")
+        if failed:
+            text += " NOT undone (the reaper retries): %s." % ", ".join(_describe(e) for e in failed)
+        return text
+
+
+def _describe(entry):
+    return "%s on %s" % (entry["kind"], (entry.get("target") or {}).get("name", "?"))
+
+
+def revert_matching(state_dir, select, run_argv=None, check_mode=False):
+    """Revert (or, in check mode, list) active entries chosen by ``select``; returns (reverted, failed)."""
+    ledger = Ledger(state_dir)
+    if check_mode:
+        return [e for e in ledger.entries() if select(e)], []
+    return revert_entries(ledger, select, "rollback", run_argv)

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sutazai.chaos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The thin layer between drivers and AnsibleModule: merged specs, errors to fail_json."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ._common import ChaosError
+from ._docker import DOCKER_IMPORT_ERROR, HAS_DOCKER
+from ._ledger import LedgerError
+
+
+def build_module(own_spec, *shared_specs, needs_docker=False, **kwargs):
+    """An AnsibleModule whose spec is the module's own options plus the shared option sets."""
+    spec = {}
+    for shared in shared_specs:
+        spec.update(shared)
+    spec.update(own_spec)
+    module = AnsibleModule(argument_spec=spec, **kwargs)
+    if needs_docker and not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker") + " Nothing was changed.", exception=DOCKER_IMPORT_ERROR)
+    return module
+
+
+def run_argv_with(module):
+    """A ``run_argv(argv) -> (rc, out, err)`` for ledger undo steps, through run_command."""
+    def run_argv(argv):
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+    return run_argv
+
+
+def exit_or_fail(module, body):
+    """Run ``body()`` (returns the result dict); a ChaosError or LedgerError becomes fail_json."""
+    try:
+        result = body()
+    except ChaosError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except LedgerError as exc:
+        module.fail_json(msg="ledger: %s" % exc.msg)
+    module.exit_json(**result)
