@@ -10,6 +10,10 @@ LOG_PREFIX="${LOG_PREFIX:-setup}"
 IMAGE="${DEMO_IMAGE:-sutazai-chaos/demo:1}"
 LABEL=sutazai.chaos.recipe
 cd "$REPO_ROOT"
+# One build at a time (make stack and the tests may both ask for the image).
+mkdir -p .cache
+exec 9>.cache/build-images.lock
+flock 9
 
 recipe_hash() {
     find demo/image demo/app -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \

@@ -39,6 +39,14 @@ up() {
         compose logs --tail=20 2>&1 | sed 's/^/stack: /' >&2
         die "frontend health did not answer 200 within ${WAIT_SECONDS}s (last: ${code:-none})"
     fi
+    # Give Docker's own healthchecks the rest of the time to agree.
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        local not_healthy
+        not_healthy="$("$DOCKER" ps -a --filter "label=com.docker.compose.project=$PROJECT" \
+            --format '{{.Names}} {{.Status}}' | grep -v '(healthy)' || true)"
+        [ -z "$not_healthy" ] && break
+        sleep 1
+    done
     msg "frontend healthy; containers:"
     status
 }
