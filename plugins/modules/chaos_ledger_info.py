@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) sutazai.chaos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: chaos_ledger_info
+short_description: List the faults active on a host, with their deadlines
+version_added: 0.1.0
+description:
+  - Reads the ledger on the host and returns its active entries (or every entry kept), and whether the
+    reaper that expires them is running. Changes nothing.
+author:
+  - sutazai.chaos maintainers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  experiment_id:
+    description: Only this experiment's entries.
+    type: str
+  include_done:
+    description: Also return reverted and failed entries still kept in the ledger (the newest 200).
+    type: bool
+    default: false
+  state_dir:
+    description: Folder of the ledger on the host.
+    type: path
+    default: /var/lib/sutazai-chaos
+"""
+
+EXAMPLES = r"""
+- name: What is still active?
+  sutazai.chaos.chaos_ledger_info:
+  register: ledger
+
+- name: Nothing of this experiment is left
+  ansible.builtin.assert:
+    that: ledger.faults | selectattr('experiment_id', 'equalto', experiment_id) | list | length == 0
+"""
+
+RETURN = r"""
+faults:
+  description: Ledger entries (active only unless O(include_done=true)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Entry id.
+      type: str
+    experiment_id:
+      description: The experiment.
+      type: str
+    kind:
+      description: Fault kind, for example C(container_pause).
+      type: str
+    target:
+      description: What was hit (id, name, compose service).
+      type: dict
+    state:
+      description: V(active), V(reverted) or V(failed).
+      type: str
+    created:
+      description: Epoch time of the injection.
+      type: float
+    deadline:
+      description: Epoch time at which the reaper undoes it (null for no deadline).
+      type: float
+    seconds_left:
+      description: Seconds until the deadline (null for no deadline).
+      type: float
+reaper_running:
+  description: Whether a reaper process watches this ledger now.
+  returned: always
+  type: bool
+emergency_stop:
+  description: Whether the emergency-stop flag is set on the host.
+  returned: always
+  type: bool
+"""
+
+import time
+
+from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger, reaper_running
+from ..module_utils._module import build_module, exit_or_fail
+
+OWN_SPEC = dict(
+    experiment_id=dict(type="str"),
+    include_done=dict(type="bool", default=False),
+    state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+)
+
+
+def main():
+    module = build_module(OWN_SPEC, supports_check_mode=True)
+    params = module.params
+
+    def body():
+        ledger = Ledger(params["state_dir"])
+        now = time.time()
+        faults = []
+        for entry in ledger.entries(params["experiment_id"], active_only=not params["include_done"]):
+            entry.pop("undo", None)
+            deadline = entry.get("deadline")
+            entry["seconds_left"] = None if deadline is None else round(max(0.0, deadline - now), 3)
+            faults.append(entry)
+        return dict(changed=False, faults=faults, reaper_running=reaper_running(params["state_dir"]),
+                    emergency_stop=ledger.stop_flag_set())
+
+    exit_or_fail(module, body)
+
+
+if __name__ == "__main__":
+    main()
