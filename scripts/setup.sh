@@ -32,7 +32,7 @@ need procps         command -v pgrep
 need iproute2       command -v ip
 need util-linux     command -v nsenter
 need curl           command -v curl
-need python3-venv   /usr/bin/python3 -c 'import ensurepip, venv'
+need python3-venv   sh -c '/usr/bin/python3 -c "import ensurepip, venv" && ls /usr/share/python-wheels/pip-*.whl'
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! is_root; then
         die "missing host packages: ${missing[*]} (install them as root: apt-get install -y ${missing[*]})"
