@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sutazai.chaos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Health probes (http, tcp, container) and the wait-until-healthy loop, on a monotonic clock."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+from ._common import ChaosError
+
+PROBE_TYPES = ("http", "tcp", "container")
+MIN_INTERVAL = 0.1
+
+
+def validate_probe(probe):
+    """Raise ChaosError for a probe that can never work; returns the probe."""
+    kind = probe.get("type")
+    name = probe.get("name") or "?"
+    if kind not in PROBE_TYPES:
+        raise ChaosError("probe %s: unknown type %r (expected one of %s)" % (name, kind, ", ".join(PROBE_TYPES)))
+    if kind == "http":
+        parts = urlsplit(probe.get("url") or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ChaosError("probe %s: url %r is not an http(s) URL with a host" % (name, probe.get("url")))
+        if probe.get("body_regex"):
+            try:
+                re.compile(probe["body_regex"])
+            except re.error as exc:
+                raise ChaosError("probe %s: body_regex is not a valid regular expression: %s" % (name, exc))
+    elif kind == "tcp":
+        if not probe.get("host") or not isinstance(probe.get("port"), int) or not 0 < probe["port"] < 65536:
+            raise ChaosError("probe %s: a tcp probe needs host and a port between 1 and 65535" % name)
+    elif not probe.get("container"):
+        raise ChaosError("probe %s: a container probe needs container (a name or id)" % name)
+    return probe
+
+
+def _http(probe, timeout):
+    request = urllib.request.Request(probe["url"], method=probe.get("method") or "GET",
+                                     headers=probe.get("headers") or {})
+    context = None
+    if probe["url"].startswith("https") and not probe.get("validate_certs", True):
+        context = ssl._create_unverified_context()  # the user asked not to verify
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            status, body = response.status, response.read(65536).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(65536).decode("utf-8", "replace")
+    expected = probe.get("status") or [200]
+    if status not in expected:
+        return False, "HTTP %s (expected %s)" % (status, expected)
+    if probe.get("body_regex") and not re.search(probe["body_regex"], body):
+        return False, "HTTP %s but the body does not match %r" % (status, probe["body_regex"])
+    return True, "HTTP %s" % status
+
+
+def _tcp(probe, timeout):
+    with socket.create_connection((probe["host"], probe["port"]), timeout=timeout):
+        return True, "connected"
+
+
+def _container(probe, client):
+    from ._docker import inspect  # only container probes need the Docker SDK
+
+    if client is None:
+        raise ChaosError("probe %s: container probes need the Docker engine" % probe.get("name"))
+    info = inspect(client, probe["container"])
+    if info is None:
+        return False, "no such container"
+    container = client.containers.get(info["id"])
+    health = ((container.attrs.get("State") or {}).get("Health") or {}).get("Status")
+    if info["status"] != "running":
+        return False, "status %s" % info["status"]
+    if health not in (None, "healthy"):
+        return False, "health %s" % health
+    return True, "running" + (", healthy" if health else "")
+
+
+def run_probe(probe, client=None, timeout=2.0):
+    """One probe, never raising for the probed system's faults: a dict with healthy/detail/latency."""
+    started = time.monotonic()
+    try:
+        if probe["type"] == "http":
+            healthy, detail = _http(probe, timeout)
+        elif probe["type"] == "tcp":
+            healthy, detail = _tcp(probe, timeout)
+        else:
+            healthy, detail = _container(probe, client)
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        healthy, detail = False, "%s: %s" % (type(exc).__name__, exc)
+    return {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": detail,
+            "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
+
+
+def run_all(probes, client=None, timeout=2.0):
+    """Every probe once; returns (all healthy, health score 0..1, results)."""
+    results = [run_probe(p, client, timeout) for p in probes]
+    healthy = sum(1 for r in results if r["healthy"])
+    return healthy == len(results), (healthy / len(results)) if results else 1.0, results
+
+
+def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, client=None, since_monotonic=None,
+               probe_timeout=2.0, clock=time.monotonic, sleep=time.sleep):
+    """Poll until every probe is healthy (or, with ``want_healthy=False``, until one is not).
+
+    Returns ``(satisfied, elapsed, last_results, polls)``; ``elapsed`` counts from ``since_monotonic`` (when
+    the fault was injected) if given, else from the start of the wait, and ends at the first poll of the
+    run of ``success_threshold`` consecutive successes.
+    """
+    start = clock()
+    origin = start if since_monotonic is None else since_monotonic
+    streak, first_of_streak, polls, results = 0, None, 0, []
+    while True:
+        poll_started = clock()
+        all_healthy, _score, results = run_all(probes, client, probe_timeout)
+        polls += 1
+        if all_healthy == want_healthy:
+            if streak == 0:
+                first_of_streak = poll_started
+            streak += 1
+            if streak >= success_threshold:
+                return True, max(0.0, first_of_streak - origin), results, polls
+        else:
+            streak = 0
+        if clock() - start >= timeout:
+            return False, clock() - origin, results, polls
+        sleep(max(0.0, interval - (clock() - poll_started)))

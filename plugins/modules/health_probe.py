@@ -1,0 +1,230 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) sutazai.chaos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: health_probe
+short_description: Probe services (HTTP, TCP, container) once, or until they are healthy, and time it
+version_added: 0.1.0
+description:
+  - Runs health probes from the host the module runs on. Never changes anything.
+  - V(once) returns the verdict. V(until_healthy) polls every O(interval) until O(success_threshold) consecutive
+    polls find every probe healthy, and returns C(recovery_seconds) counted from O(since) (for example the
+    time of the injection) or from the module's start. V(until_unhealthy) times how long an outage takes to
+    be seen. Timing uses a monotonic clock.
+author:
+  - sutazai.chaos maintainers
+extends_documentation_fragment:
+  - sutazai.chaos.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  probes:
+    description: The probes; all must be healthy for the verdict to be healthy.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: A name for the results.
+        type: str
+      type:
+        description: The kind of probe.
+        type: str
+        required: true
+        choices: [http, tcp, container]
+      url:
+        description: For V(http), the URL.
+        type: str
+      method:
+        description: For V(http), the method.
+        type: str
+        default: GET
+      headers:
+        description: For V(http), request headers.
+        type: dict
+      status:
+        description: For V(http), the status codes that count as healthy.
+        type: list
+        elements: int
+        default: [200]
+      body_regex:
+        description: For V(http), a regular expression the body must match.
+        type: str
+      validate_certs:
+        description: For V(http) over HTTPS, verify the certificate.
+        type: bool
+        default: true
+      host:
+        description: For V(tcp), the host.
+        type: str
+      port:
+        description: For V(tcp), the port.
+        type: int
+      container:
+        description: For V(container), a name or id; healthy when running and, if it has a healthcheck, healthy.
+        type: str
+  mode:
+    description: What to do with the probes.
+    type: str
+    default: once
+    choices: [once, until_healthy, until_unhealthy]
+  interval:
+    description: Seconds between polls (at least 0.1).
+    type: float
+    default: 1.0
+  timeout:
+    description: Seconds to wait in the V(until_*) modes before failing with what was last seen.
+    type: float
+    default: 60.0
+  success_threshold:
+    description: Consecutive healthy polls needed in V(until_healthy) (unhealthy ones in V(until_unhealthy)).
+    type: int
+    default: 1
+  since:
+    description: Epoch time the measured seconds count from (for example when the fault was injected).
+    type: float
+  probe_timeout:
+    description: Seconds each probe may take.
+    type: float
+    default: 2.0
+  fail_when_unhealthy:
+    description: In V(once) mode, fail when not every probe is healthy.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Is the stack healthy?
+  sutazai.chaos.health_probe:
+    probes:
+      - {name: backend, type: http, url: "http://127.0.0.1:18000/health"}
+      - {name: redis, type: tcp, host: 127.0.0.1, port: 16379}
+    fail_when_unhealthy: true
+
+- name: Time to recover after the kill
+  sutazai.chaos.health_probe:
+    probes:
+      - {name: backend, type: http, url: "http://127.0.0.1:18000/health"}
+    mode: until_healthy
+    interval: 0.2
+    timeout: 120
+    since: "{{ injected_at }}"
+  register: recovery
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every probe was healthy at the last poll.
+  returned: always
+  type: bool
+health_score:
+  description: Fraction of probes healthy at the last poll.
+  returned: always
+  type: float
+probes:
+  description: Results of the last poll, one per probe (name, type, healthy, detail, latency_ms).
+  returned: always
+  type: list
+  elements: dict
+recovery_seconds:
+  description: In V(until_healthy), seconds from O(since) (or the start) to the first poll of the healthy run.
+  returned: when mode is until_healthy
+  type: float
+detection_seconds:
+  description: In V(until_unhealthy), seconds from O(since) (or the start) until the outage was seen.
+  returned: when mode is until_unhealthy
+  type: float
+polls:
+  description: How many polls were made.
+  returned: always
+  type: int
+"""
+
+import time
+
+from ..module_utils._common import ChaosError
+from ..module_utils._docker import DOCKER_ARG_SPEC, connect
+from ..module_utils._module import build_module, exit_or_fail
+from ..module_utils._probes import MIN_INTERVAL, run_all, validate_probe, wait_until
+
+PROBE_OPTIONS = dict(
+    name=dict(type="str"),
+    type=dict(type="str", required=True, choices=["http", "tcp", "container"]),
+    url=dict(type="str"),
+    method=dict(type="str", default="GET"),
+    headers=dict(type="dict"),
+    status=dict(type="list", elements="int", default=[200]),
+    body_regex=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    host=dict(type="str"),
+    port=dict(type="int"),
+    container=dict(type="str"),
+)
+
+OWN_SPEC = dict(
+    probes=dict(type="list", elements="dict", required=True, options=PROBE_OPTIONS),
+    mode=dict(type="str", default="once", choices=["once", "until_healthy", "until_unhealthy"]),
+    interval=dict(type="float", default=1.0),
+    timeout=dict(type="float", default=60.0),
+    success_threshold=dict(type="int", default=1),
+    since=dict(type="float"),
+    probe_timeout=dict(type="float", default=2.0),
+    fail_when_unhealthy=dict(type="bool", default=False),
+)
+
+
+def main():
+    module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, supports_check_mode=True)
+    params = module.params
+
+    def body():
+        if params["interval"] < MIN_INTERVAL:
+            raise ChaosError("interval must be at least %s s, got %s" % (MIN_INTERVAL, params["interval"]))
+        if params["mode"] != "once" and params["timeout"] < params["interval"]:
+            raise ChaosError("timeout (%s s) must not be below interval (%s s)" % (params["timeout"], params["interval"]))
+        if params["success_threshold"] < 1:
+            raise ChaosError("success_threshold must be at least 1")
+        probes = []
+        for index, probe in enumerate(params["probes"]):
+            probe = dict(probe, name=probe.get("name") or "probe-%d" % index)
+            probes.append(validate_probe(probe))
+        client = connect(params) if any(p["type"] == "container" for p in probes) else None
+        if params["mode"] == "once":
+            healthy, score, results = run_all(probes, client, params["probe_timeout"])
+            result = dict(changed=False, healthy=healthy, health_score=score, probes=results, polls=1)
+            if params["fail_when_unhealthy"] and not healthy:
+                raise ChaosError("unhealthy: %s" % "; ".join(
+                    "%s: %s" % (r["name"], r["detail"]) for r in results if not r["healthy"]), **result)
+            return result
+        since = None
+        if params["since"] is not None:
+            since = time.monotonic() - max(0.0, time.time() - params["since"])
+        want_healthy = params["mode"] == "until_healthy"
+        satisfied, elapsed, results, polls = wait_until(
+            probes, want_healthy, params["timeout"], params["interval"], params["success_threshold"], client,
+            since, params["probe_timeout"])
+        healthy = all(r["healthy"] for r in results)
+        result = dict(changed=False, healthy=healthy, probes=results, polls=polls,
+                      health_score=sum(1 for r in results if r["healthy"]) / len(results))
+        result["recovery_seconds" if want_healthy else "detection_seconds"] = round(elapsed, 3)
+        if not satisfied:
+            raise ChaosError("still %s after %.1f s: %s" % (
+                "unhealthy" if want_healthy else "healthy", params["timeout"],
+                "; ".join("%s: %s" % (r["name"], r["detail"]) for r in results)), **result)
+        return result
+
+    exit_or_fail(module, body)
+
+
+if __name__ == "__main__":
+    main()
