@@ -3,7 +3,8 @@
 #   scripts/run-sanity.sh [extra ansible-test sanity args, e.g. --test pylint]
 # ansible-test needs the source at .../ansible_collections/sutazai/chaos/; CI clones
 # anywhere, so we copy the tracked and untracked-but-not-ignored files there
-# (the copy has no .git: ansible-test then lists files from the directory itself).
+# The copy gets its own git repository: otherwise ansible-test would find the checkout's
+# .git further up, ask it for files, and see none (.cache/ is git-ignored).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,6 +29,7 @@ done
 msg "copied $(find "$DEST" -type f | wc -l) files to $DEST"
 
 cd "$DEST"
+git init -q . && git add -A
 start=$(date +%s)
 rc=0
 PATH="$VENV_BIN:$PATH" "$VENV_BIN/ansible-test" sanity --venv --python 3.11 --color no "$@" || rc=$?
