@@ -12,7 +12,7 @@ short_description: Undo the active faults recorded in a host's ledger
 version_added: 0.1.0
 description:
   - Undoes active ledger entries on the host now, without waiting for their deadlines, using the exact undo
-    recorded when each fault was injected: one experiment's faults, or every fault (the emergency stop).
+    recorded when each fault was injected. It undoes one experiment's faults, or every fault (the emergency stop).
   - Idempotent; a second run finds nothing to undo and reports C(changed=false).
 author:
   - sutazai.chaos maintainers
