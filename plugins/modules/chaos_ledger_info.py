@@ -15,14 +15,14 @@ description:
     reaper that expires them is running. Changes nothing.
 author:
   - sutazai.chaos maintainers
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
+    description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+  idempotent:
+    support: full
 options:
   experiment_id:
     description: Only this experiment's entries.
