@@ -288,3 +288,101 @@ def state_of(container):
     state = dict(container.attrs["State"])
     state["RestartCount"] = container.attrs["RestartCount"]
     return state
+
+
+# ------------------------------------------------------------------ a Docker socket that fails on demand
+
+class FaultyDockerProxy:
+    """A unix-socket proxy to the real engine that answers HTTP 500 to requests matching ``fail``.
+
+    It lets a test make one engine call fail honestly (the module sees a real APIError from the
+    SDK) while every other call reaches the engine. Each upstream request is sent with
+    ``Connection: close``, so every request arrives on a fresh connection and is inspected.
+    """
+
+    def __init__(self, path, upstream="/var/run/docker.sock"):
+        import re
+        import socket
+        import threading
+
+        self._re, self._socket, self._threading = re, socket, threading
+        self.path, self.upstream = str(path), upstream
+        self.fail = []
+        self.seen = []
+        self.failed = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(64)
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return "unix://" + self.path
+
+    def fail_on(self, pattern):
+        self.fail.append(self._re.compile(pattern))
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _addr = self.server.accept()
+            except OSError:
+                return
+            self._threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client):
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            header, rest = head.split(b"\r\n\r\n", 1)
+            lines = header.split(b"\r\n")
+            request = " ".join(lines[0].decode("latin-1").split(" ")[:2])
+            self.seen.append(request)
+            if any(r.search(request) for r in self.fail):
+                self.failed.append(request)
+                body = b'{"message":"injected failure (integration test proxy)"}'
+                client.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+                return
+            lines = [line for line in lines if not line.lower().startswith(b"connection:")]
+            lines.append(b"Connection: close")
+            upstream = self._socket.socket(self._socket.AF_UNIX, self._socket.SOCK_STREAM)
+            upstream.connect(self.upstream)
+            upstream.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + rest)
+            self._threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            self._pipe(upstream, client)
+            upstream.close()
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.closed = True
+        self.server.close()
+        with_path = Path(self.path)
+        if with_path.exists():
+            with_path.unlink()
+
+
+@pytest.fixture
+def faulty_docker(session_root):
+    proxy = FaultyDockerProxy(session_root / ("d%s.sock" % secrets.token_hex(3)))
+    yield proxy
+    proxy.close()
