@@ -421,4 +421,5 @@ def ensure_reaper(state_dir, python=None):
 
 
 if __name__ == "__main__":
-    sys.exit(reaper_loop(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_STATE_DIR))
+    # Only the detached reaper runs this file as a program; a module never gets here.
+    raise SystemExit(reaper_loop(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_STATE_DIR))

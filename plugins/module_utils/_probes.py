@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 import time
 import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
+
+from ansible.module_utils.urls import open_url
 
 from ._common import ChaosError
 
@@ -44,13 +44,11 @@ def validate_probe(probe):
 
 
 def _http(probe, timeout):
-    request = urllib.request.Request(probe["url"], method=probe.get("method") or "GET",
-                                     headers=probe.get("headers") or {})
-    context = None
-    if probe["url"].startswith("https") and not probe.get("validate_certs", True):
-        context = ssl._create_unverified_context()  # the user asked not to verify
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        # no netrc credentials and no transparent gunzip: the probe sees what a plain client sees
+        with open_url(probe["url"], method=probe.get("method") or "GET", headers=probe.get("headers") or {},
+                      timeout=timeout, validate_certs=probe.get("validate_certs", True), use_netrc=False,
+                      decompress=False) as response:
             status, body = response.status, response.read(65536).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read(65536).decode("utf-8", "replace")

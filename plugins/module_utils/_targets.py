@@ -92,8 +92,8 @@ def _explicitly_named(container, targets):
 
 
 def _validate(targets, select):
-    if not targets or not any(targets.get(k) for k in ("names", "name_regex", "labels", "compose_project",
-                                                        "compose_services")):
+    criteria = ("names", "name_regex", "labels", "compose_project", "compose_services")
+    if not targets or not any(targets.get(k) for k in criteria):
         raise ChaosError(
             "targets needs at least one of names, name_regex, labels, compose_project, compose_services "
             "(an empty selector would hit every container). %s" % NOTHING_CHANGED

@@ -14,15 +14,17 @@ description:
   - Reads the ledger on the host and returns its active entries (or every entry kept), and whether the
     reaper that expires them is running. Changes nothing.
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
     description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no diff.
   idempotent:
     support: full
+    description: Reads only.
 options:
   experiment_id:
     description: Only this experiment's entries.

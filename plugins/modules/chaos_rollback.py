@@ -15,15 +15,17 @@ description:
     recorded when each fault was injected. It undoes one experiment's faults, or every fault (the emergency stop).
   - Idempotent; a second run finds nothing to undo and reports C(changed=false).
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
     description: Lists what would be undone.
   diff_mode:
     support: none
+    description: Returns no diff; the result lists what was undone.
   idempotent:
     support: full
+    description: A second run finds nothing left to undo and reports C(changed=false).
 options:
   experiment_id:
     description: Undo only this experiment's faults. Required unless O(all=true).

@@ -21,7 +21,7 @@ description:
     O(state=absent) undoes them at once.
   - Run the module on the Docker host (for the inventory's Docker hosts, or C(localhost)).
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - sutazai.chaos.docker
   - sutazai.chaos.selection

@@ -17,16 +17,19 @@ description:
     time of the injection) or from the module's start. V(until_unhealthy) times how long an outage takes to
     be seen. Timing uses a monotonic clock.
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - sutazai.chaos.docker
 attributes:
   check_mode:
     support: full
+    description: Probes run the same in check mode; they change nothing.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no diff.
   idempotent:
     support: full
+    description: Changes nothing.
 options:
   probes:
     description: The probes; all must be healthy for the verdict to be healthy.

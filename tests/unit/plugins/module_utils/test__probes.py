@@ -83,8 +83,7 @@ def _wait(fake, **kwargs):
 )
 def test_wait_until_exact_times(scripted, script, threshold, want_healthy, elapsed, polls):
     fake = scripted(script)
-    satisfied, got_elapsed, results, got_polls = _wait(fake, want_healthy=want_healthy,
-                                                        success_threshold=threshold)
+    satisfied, got_elapsed, results, got_polls = _wait(fake, want_healthy=want_healthy, success_threshold=threshold)
     assert satisfied is True
     assert got_elapsed == elapsed
     assert got_polls == polls
