@@ -95,6 +95,8 @@ def container_summary(container):
         "pid": state.get("Pid"),
         "restart_count": attrs.get("RestartCount", 0),
         "started_at": state.get("StartedAt"),
+        "addresses": sorted(n["IPAddress"] for n in ((attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
+                            if n.get("IPAddress")),
     }
 
 

@@ -13,7 +13,11 @@ the ones already applied are undone before the error is raised.
 from __future__ import annotations
 
 from ._common import NOTHING_CHANGED, ChaosError
-from ._ledger import DEFAULT_STATE_DIR, Ledger, LedgerError, ensure_reaper, mark_applied, new_entry, revert_entries
+import os
+import time
+
+from ._ledger import (DEFAULT_STATE_DIR, Ledger, LedgerError, ensure_reaper, execute_undo, mark_applied, new_entry,
+                      revert_entries, update_entry)
 
 LEDGER_ARG_SPEC = dict(
     state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
@@ -63,6 +67,26 @@ class FaultTransaction:
         self.ledger.audit("inject", entry, deadline=entry["deadline"])
         self.applied.append(entry)
         return entry, result
+
+    def claim(self, entry):
+        """Keep the reaper off an entry this module is about to replace (until ``retire``)."""
+        update_entry(self.ledger, entry["id"], applying=True, owner_pid=os.getpid())
+
+    def retire(self, entry, parts):
+        """A replaced entry: run the undo steps of the given parts only, then mark it replaced."""
+        steps = [s for s in entry.get("undo", []) if s.get("part") in parts]
+        outcome = execute_undo(dict(entry, undo=steps), self.run_argv)
+        update_entry(self.ledger, entry["id"], state="replaced", applying=False, reverted_at=time.time(),
+                     reverted_by="replaced", outcome=outcome)
+        self.ledger.audit("replace", entry, outcome=outcome)
+
+    def revert_where(self, select, check_mode=False):
+        """Undo (or, in check mode, list) active entries chosen by ``select``; ChaosError if any undo failed."""
+        reverted, failed = revert_matching(self.ledger.state_dir, select, self.run_argv, check_mode)
+        if failed:
+            raise ChaosError("could not undo %s: %s (the entries stay active; the reaper retries at their deadline)"
+                             % (", ".join(_describe(e) for e in failed), failed[0].get("last_error")))
+        return reverted
 
     def record_irreversible(self, kind, target, spec):
         """Audit a fault that has no undo (a kill: the restart policy is the recovery)."""

@@ -26,6 +26,7 @@ import fcntl
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -158,12 +159,18 @@ def new_entry(experiment_id, kind, target, spec, undo, duration):
 
 def mark_applied(ledger, entry_id, duration):
     """The fault is in place: its duration counts from now."""
+    fields = {"applying": False}
+    if duration:
+        fields["deadline"] = time.time() + duration
+    return update_entry(ledger, entry_id, **fields)
+
+
+def update_entry(ledger, entry_id, **fields):
+    """Set fields of one entry under the lock; returns the updated copy (None when it is not there)."""
     with ledger.locked() as entries:
         for entry in entries:
             if entry["id"] == entry_id:
-                entry["applying"] = False
-                if duration:
-                    entry["deadline"] = time.time() + duration
+                entry.update(fields)
                 return dict(entry)
     return None
 
@@ -248,13 +255,35 @@ def _undo_docker_api(step):
     raise LedgerError("%s %s answered HTTP %s: %s" % (step.get("method", "POST"), step["path"], status, message))
 
 
+def _netns_prefix(netns):
+    """``nsenter`` into a container's network namespace, if that container still owns the recorded PID.
+
+    Returns None when the container (and so the namespace, with every fault in it) is gone.
+    """
+    pid = int(netns["pid"])
+    try:
+        with open("/proc/%d/cgroup" % pid) as handle:
+            if netns["container"] not in handle.read():
+                return None
+    except OSError:
+        return None
+    return ["nsenter", "--net=/proc/%d/ns/net" % pid, "--"]
+
+
 def _undo_argv(step, run_argv):
-    """Run a command (a tc/iptables undo) through the caller's runner."""
+    """Run a command (a tc/iptables undo) through the caller's runner, in the target's namespace."""
     if run_argv is None:
         raise LedgerError("no command runner given for the undo of %s" % " ".join(step["argv"]))
-    rc, _out, err = run_argv(step["argv"])
+    prefix = []
+    if step.get("netns"):
+        prefix = _netns_prefix(step["netns"])
+        if prefix is None:
+            return "target gone: its network namespace went with the faults in it"
+    rc, _out, err = run_argv(prefix + list(step["argv"]))
     if rc in step.get("ok_rc", [0]):
         return "done (rc %s)" % rc
+    if step.get("gone_regex") and re.search(step["gone_regex"], err or ""):
+        return "already gone (%s)" % (err or "").strip().splitlines()[-1]
     raise LedgerError("%s failed (rc %s): %s" % (" ".join(step["argv"]), rc, (err or "").strip()))
 
 
