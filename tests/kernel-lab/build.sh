@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Build (or reuse) the kernel lab: a stock Debian 12 kernel plus a base
+# initramfs (Debian minbase rootfs with python3, iproute2, ping, iptables and
+# the kernel's qdisc / classifier / netfilter / veth modules).
+#
+# Output, under .cache/kernel-lab/ (or $KERNEL_LAB_CACHE):
+#   vmlinuz       the kernel
+#   base.cpio.gz  the base initramfs (no /init of its own that runs tests: the
+#                 per-run overlay made by run.py adds /init, /lab/...)
+#   kver          the kernel release (e.g. 6.1.0-56-amd64)
+#   stamp         the cache key the two files were built from
+#
+# Rebuilds only when the key changes: this script's text, the kernel package
+# version the archive offers, and the rootfs package list. Prints the cache dir.
+# Needs root (apt-get, mmdebstrap into a directory, dpkg -x keeps ownership).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+CACHE="${KERNEL_LAB_CACHE:-$REPO/.cache/kernel-lab}"
+SUITE="${KERNEL_LAB_SUITE:-bookworm}"
+INCLUDE="python3-minimal,python3,iproute2,iputils-ping,kmod,iptables,mount"
+
+log() { printf '[kernel-lab build] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+    log "must run as root (apt-get, mmdebstrap, dpkg -x)"; exit 2
+fi
+
+# --- host tools --------------------------------------------------------------
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v cpio >/dev/null || need+=(cpio)
+command -v depmod >/dev/null || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || need+=(kmod)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 \
+        || { apt-get update -q >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2; }
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+# --- which kernel -----------------------------------------------------------
+KPKG="${KERNEL_LAB_KPKG:-}"
+if [ -z "$KPKG" ]; then
+    KPKG="$(apt-cache depends linux-image-amd64 2>/dev/null \
+            | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)"
+fi
+if [ -z "$KPKG" ]; then
+    apt-get update -q >&2 || true
+    KPKG="$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)"
+fi
+[ -n "$KPKG" ] || { log "cannot find the kernel package (apt-cache depends linux-image-amd64)"; exit 1; }
+KVERSION="$(apt-cache policy "$KPKG" | sed -n 's/^ *Candidate: //p')"
+KREL="${KPKG#linux-image-}"
+
+KEY="$( { sha256sum "$HERE/build.sh" | cut -d' ' -f1; echo "$KPKG=$KVERSION"; echo "$SUITE"; echo "$INCLUDE"; } | sha256sum | cut -d' ' -f1)"
+if [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$KEY" ] \
+   && [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/base.cpio.gz" ]; then
+    log "cached: $KPKG $KVERSION ($CACHE)"
+    echo "$CACHE"; exit 0
+fi
+
+log "building for $KPKG $KVERSION in $CACHE"
+mkdir -p "$CACHE"
+WORK="$CACHE/work"
+rm -rf "$WORK"; mkdir -p "$WORK/kpkg"
+t0=$SECONDS
+
+# --- kernel -----------------------------------------------------------------
+( cd "$WORK" && apt-get download -q "$KPKG=$KVERSION" >&2 )
+dpkg -x "$WORK"/linux-image-*.deb "$WORK/kpkg"
+KDIR="$WORK/kpkg/lib/modules/$KREL"
+[ -d "$KDIR" ] || { log "no $KDIR in the package"; exit 1; }
+depmod -b "$WORK/kpkg" "$KREL"     # Debian ships no modules.dep: postinst makes it
+log "kernel extracted ($((SECONDS - t0)) s)"
+
+# --- rootfs (the slow part) ---------------------------------------------------
+# The rootfs is built while we pick the modules (both touch only $WORK).
+ROOT="$WORK/root"
+mmdebstrap --quiet --variant=minbase --include="$INCLUDE" \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    "$SUITE" "$ROOT" >&2
+log "rootfs built ($((SECONDS - t0)) s)"
+
+# --- modules: everything under net/sched and netfilter, veth/ifb/dummy, plus
+# their dependency closure (modprobe --show-depends against the full tree).
+mkdir -p "$ROOT/lib/modules/$KREL"
+{
+    cd "$KDIR"
+    find kernel/net/sched kernel/net/netfilter kernel/net/ipv4/netfilter \
+         kernel/net/ipv6/netfilter kernel/net/bridge/netfilter \
+         -name '*.ko*' 2>/dev/null || true
+    for m in veth ifb dummy; do
+        find kernel/drivers/net -maxdepth 1 -name "$m.ko*"
+    done
+} | sed 's|.*/||; s|\.ko.*$||' | sort -u > "$WORK/wanted"
+while read -r m; do
+    modprobe -d "$WORK/kpkg" -S "$KREL" --show-depends "$m" 2>/dev/null \
+        | awk '$1=="insmod"{print $2}'
+done < "$WORK/wanted" | sort -u > "$WORK/files"
+while read -r f; do
+    rel="${f#"$WORK"/kpkg/lib/modules/"$KREL"/}"
+    mkdir -p "$ROOT/lib/modules/$KREL/$(dirname "$rel")"
+    cp -a "$f" "$ROOT/lib/modules/$KREL/$rel"
+done < "$WORK/files"
+cp -a "$KDIR"/modules.order "$KDIR"/modules.builtin* "$ROOT/lib/modules/$KREL/" 2>/dev/null || true
+depmod -b "$ROOT" "$KREL"
+log "$(wc -l < "$WORK/files") modules copied ($(du -sh "$ROOT/lib/modules" | cut -f1))"
+
+# --- trim what a test boot never reads ----------------------------------------
+rm -rf "$ROOT"/var/cache/apt/* "$ROOT"/var/lib/apt/lists/* "$ROOT"/usr/share/zoneinfo \
+       "$ROOT"/usr/share/i18n "$ROOT"/usr/lib/x86_64-linux-gnu/gconv
+# A fallback /init: the overlay from run.py replaces it.
+cat > "$ROOT/init" <<'EOF'
+#!/bin/sh
+echo "kernel-lab: base initramfs booted without an overlay (no /lab/init)"
+echo o > /proc/sysrq-trigger 2>/dev/null || true
+EOF
+chmod 755 "$ROOT/init"
+mkdir -p "$ROOT/lab" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/run" "$ROOT/tmp"
+
+( cd "$ROOT" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet ) \
+    | gzip -1 > "$WORK/base.cpio.gz"
+cp "$WORK"/kpkg/boot/vmlinuz-"$KREL" "$WORK/vmlinuz"
+mv -f "$WORK/base.cpio.gz" "$CACHE/base.cpio.gz"
+mv -f "$WORK/vmlinuz" "$CACHE/vmlinuz"
+echo "$KREL" > "$CACHE/kver"
+echo "$KPKG=$KVERSION" > "$CACHE/kpkg"
+echo "$KEY" > "$CACHE/stamp"
+rm -rf "$WORK"
+log "done in $((SECONDS - t0)) s: $(du -h "$CACHE/base.cpio.gz" | cut -f1) base initramfs, kernel $KREL"
+echo "$CACHE"
