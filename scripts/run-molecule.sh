@@ -27,8 +27,22 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO_ROOT/.cache/collections"
 export MOLECULE_GLOB="extensions/molecule/*/molecule.yml"
 export DO_NOT_TRACK=1
 
+# The scenario's platforms carry this label (extensions/molecule/container_chaos/molecule.yml).
+PLATFORM_FILTER="label=com.docker.compose.project=sutazai-molecule-cc"
+leftovers() { "$DOCKER" ps -aq --filter "$PLATFORM_FILTER"; }
+# Molecule destroys its platforms when a step fails, but not when it is interrupted.
+on_signal() {
+    msg "interrupted: removing the scenario's containers"
+    leftovers | xargs -r "$DOCKER" rm -f >/dev/null
+    exit 130
+}
+trap on_signal INT TERM
+
 start=$(date +%s)
 rc=0
 molecule test -s container_chaos "$@" || rc=$?
 msg "molecule test -s container_chaos: exit $rc after $(( $(date +%s) - start )) s"
+if [ -n "$(leftovers)" ]; then
+    msg "warning: containers left behind ($PLATFORM_FILTER): $(leftovers | tr '\n' ' ')"
+fi
 exit "$rc"
