@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._docker import APIError, inspect, list_containers, tls_settings
-from ._fault import FaultTransaction, revert_matching
+from ._fault import FaultTransaction
 from ._targets import select_targets
 
 # action -> (ledger kind, engine call that undoes it, container State once undone)
@@ -171,15 +171,11 @@ class ContainerChaos:
         selected, report = select_targets(list_containers(self.client), params, check_protection=False)
         ids = {c["id"] for c in selected}
         experiment = self.params.get("experiment_id")
-        reverted, failed = revert_matching(
-            self.params["state_dir"],
+        reverted = self.txn.revert_where(
             lambda e: e.get("kind") == kind and e["target"]["id"] in ids
             and (experiment is None or e.get("experiment_id") == experiment),
-            run_argv=self.txn.run_argv, check_mode=self.check_mode,
+            check_mode=self.check_mode,
         )
-        if failed:
-            raise ChaosError("could not undo %s: %s (the reaper retries at the deadline)"
-                             % (", ".join(e["target"]["name"] for e in failed), failed[0].get("last_error")))
         results = []
         for entry in reverted:
             after = inspect(self.client, entry["target"]["id"])
