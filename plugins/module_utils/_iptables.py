@@ -137,5 +137,21 @@ def list_our_chains(save_output):
     return sorted(set(re.findall(r"^-N (%s\S+)" % re.escape(CHAIN_PREFIX), save_output or "", re.M)))
 
 
+def orphan_commands(save_output):
+    """Commands that remove every chain of ours found in ``iptables -S`` output, with the jumps to them.
+
+    For faults whose ledger entry was lost: our chains are ours by their name alone.
+    """
+    cmds = []
+    for line in (save_output or "").splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0] == "-A" and parts[-2] == "-j" and parts[-1].startswith(CHAIN_PREFIX) \
+                and not parts[1].startswith(CHAIN_PREFIX):
+            cmds.append(_ipt("-D", *parts[1:]))
+    for chain in list_our_chains(save_output):
+        cmds += [_ipt("-F", chain), _ipt("-X", chain)]
+    return cmds
+
+
 def is_gone(stderr):
     return bool(GONE.search(stderr or ""))

@@ -406,6 +406,8 @@ def _own_source():
     if source is None:
         with open(__file__) as handle:
             source = handle.read()
+    if isinstance(source, bytes):  # Ansible's collection loader hands out bytes
+        source = source.decode("utf-8")
     return source
 
 

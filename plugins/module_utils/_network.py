@@ -18,7 +18,8 @@ import uuid
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._docker import list_containers
-from ._iptables import IptablesError, chain_names, install_commands, loss_rules, partition_rules, remove_commands
+from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
+                        partition_rules, remove_commands)
 from ._iptables import is_gone as iptables_gone
 from ._tc import TcError, netem_args, parse_qdiscs, remove_command, root_state, tbf_args, tree_commands
 from ._tc import is_gone as tc_gone
@@ -160,8 +161,8 @@ class NetworkChaos:
     def run(self, target, argv, tolerate_gone=False):
         rc, out, err = self.run_argv(target.prefix + list(argv))
         if rc != 0 and not (tolerate_gone and (tc_gone(err) or iptables_gone(err))):
-            raise ChaosError("`%s` failed on %s (rc %s): %s" % (" ".join(argv), target.record["name"], rc,
-                                                                 (err or out).strip()))
+            raise ChaosError("`%s` failed on %s (rc %s): %s"
+                             % (" ".join(argv), target.record["name"], rc, (err or out).strip()))
         return out
 
     def check_device(self, target):
@@ -240,7 +241,29 @@ class NetworkChaos:
         return results
 
     def remove(self, targets):
+        """Undo the ledger's network faults on the targets, then remove any tree or chain of ours still there.
+
+        Returns (reverted entries, leftovers found per target). Leftovers are faults whose ledger entry was
+        lost; they are ours by their handle (5a17:) or chain name (SZC-...), so they are removed too.
+        """
         ids = {(t.record["id"], t.device) for t in targets}
-        return self.txn.revert_where(
+        reverted = self.txn.revert_where(
             lambda e: e.get("kind") == KIND and (e["target"]["id"], e["target"].get("device")) in ids,
             check_mode=self.check_mode)
+        leftovers = []
+        for target in targets:
+            found = self.leftovers(target)
+            if found["qdisc"] or found["chains"]:
+                leftovers.append(dict(found, target=target.record["name"], device=target.device))
+                if not self.check_mode:
+                    if found["qdisc"]:
+                        self.run(target, remove_command(target.device), tolerate_gone=True)
+                    for argv in orphan_commands(self.run(target, ["iptables", "-w", "5", "-S"])):
+                        self.run(target, argv, tolerate_gone=True)
+        return reverted, leftovers
+
+    def leftovers(self, target):
+        """What of ours is on the target now: our qdisc tree, our chains."""
+        qdisc = self.root(target) == "ours"
+        chains = list_our_chains(self.run(target, ["iptables", "-w", "5", "-S"]))
+        return {"qdisc": qdisc, "chains": chains}

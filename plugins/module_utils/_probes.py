@@ -131,3 +131,68 @@ def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, cli
         if clock() - start >= timeout:
             return False, clock() - origin, results, polls
         sleep(max(0.0, interval - (clock() - poll_started)))
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile of a list of numbers (None for an empty list)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(-(-fraction * len(ordered) // 1)))  # ceil without math
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(timeline):
+    """Availability, error rate and latency percentiles of a sample timeline."""
+    polls = len(timeline)
+    healthy = sum(1 for t in timeline if t["healthy"])
+    latencies = [r["latency_ms"] for t in timeline for r in t["probes"] if r["healthy"]]
+    checks = sum(len(t["probes"]) for t in timeline)
+    errors = sum(1 for t in timeline for r in t["probes"] if not r["healthy"])
+    return {
+        "polls": polls,
+        "availability": (healthy / polls) if polls else None,
+        "error_rate": (errors / checks) if checks else None,
+        "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
+                       "p99": percentile(latencies, 0.99), "max": max(latencies) if latencies else None},
+        "health_score_min": min((t["health_score"] for t in timeline), default=None),
+    }
+
+
+def abort_check(abort_when, stop_flag_set):
+    """The ``abort(summary, last_poll)`` callable for sample mode (None without conditions)."""
+    if not abort_when:
+        return None
+    for key in ("availability_below", "health_score_below"):
+        if abort_when.get(key) is not None and not 0 <= abort_when[key] <= 1:
+            raise ChaosError("abort_when.%s must be between 0 and 1, got %s" % (key, abort_when[key]))
+
+    def abort(summary, last):
+        if abort_when.get("emergency_stop") and stop_flag_set():
+            return "the emergency-stop flag is set"
+        if abort_when.get("health_score_below") is not None and last["health_score"] < abort_when["health_score_below"]:
+            return "health score %.2f below %s" % (last["health_score"], abort_when["health_score_below"])
+        if abort_when.get("availability_below") is not None and summary["availability"] < abort_when["availability_below"]:
+            return "availability %.2f below %s" % (summary["availability"], abort_when["availability_below"])
+        return None
+    return abort
+
+
+def sample(probes, duration, interval, client=None, probe_timeout=2.0, abort=None, clock=time.monotonic,
+           sleep=time.sleep):
+    """Probe every ``interval`` for ``duration`` seconds; returns (summary, timeline, abort_reason).
+
+    ``abort(summary_so_far, last_poll)`` returns a reason to stop at once (or None).
+    """
+    start = clock()
+    timeline = []
+    while clock() - start < duration:
+        poll_started = clock()
+        all_healthy, score, results = run_all(probes, client, probe_timeout)
+        timeline.append({"t": round(poll_started - start, 3), "healthy": all_healthy, "health_score": score,
+                         "probes": results})
+        reason = abort(summarize(timeline), timeline[-1]) if abort else None
+        if reason:
+            return summarize(timeline), timeline, reason
+        sleep(max(0.0, interval - (clock() - poll_started)))
+    return summarize(timeline), timeline, None

@@ -80,7 +80,31 @@ options:
     description: What to do with the probes.
     type: str
     default: once
-    choices: [once, until_healthy, until_unhealthy]
+    choices: [once, until_healthy, until_unhealthy, sample]
+  duration:
+    description: In V(sample) mode, seconds to sample for.
+    type: float
+    default: 10.0
+  abort_when:
+    description:
+      - In V(sample) mode, conditions that stop the sampling at once and fail the task, so that a C(rescue) rolls
+        the experiment back.
+    type: dict
+    suboptions:
+      availability_below:
+        description: Fraction (0 to 1) of healthy polls so far under which to abort.
+        type: float
+      health_score_below:
+        description: Fraction (0 to 1) of healthy probes in one poll under which to abort.
+        type: float
+      emergency_stop:
+        description: Abort when the emergency-stop flag is set in O(state_dir).
+        type: bool
+        default: true
+  state_dir:
+    description: Folder of the ledger, where the emergency-stop flag is looked for.
+    type: path
+    default: /var/lib/sutazai-chaos
   interval:
     description: Seconds between polls (at least 0.1).
     type: float
@@ -151,6 +175,27 @@ polls:
   description: How many polls were made.
   returned: always
   type: int
+availability:
+  description: In V(sample) mode, the fraction of polls in which every probe was healthy.
+  returned: when mode is sample
+  type: float
+error_rate:
+  description: In V(sample) mode, the fraction of probe checks that failed.
+  returned: when mode is sample
+  type: float
+latency_ms:
+  description: In V(sample) mode, latency percentiles (p50, p95, p99, max) of the healthy checks.
+  returned: when mode is sample
+  type: dict
+timeline:
+  description: In V(sample) mode, every poll (t seconds from the start, healthy, health_score, probes).
+  returned: when mode is sample
+  type: list
+  elements: dict
+aborted:
+  description: In V(sample) mode, why the sampling was aborted (null when it ran its course).
+  returned: when mode is sample
+  type: str
 """
 
 import time
@@ -158,7 +203,9 @@ import time
 from ..module_utils._common import ChaosError
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect
 from ..module_utils._module import build_module, exit_or_fail
-from ..module_utils._probes import MIN_INTERVAL, run_all, validate_probe, wait_until
+from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger
+from ..module_utils._probes import MIN_INTERVAL, abort_check, run_all, sample, validate_probe, wait_until
+
 
 PROBE_OPTIONS = dict(
     name=dict(type="str"),
@@ -176,7 +223,12 @@ PROBE_OPTIONS = dict(
 
 OWN_SPEC = dict(
     probes=dict(type="list", elements="dict", required=True, options=PROBE_OPTIONS),
-    mode=dict(type="str", default="once", choices=["once", "until_healthy", "until_unhealthy"]),
+    mode=dict(type="str", default="once", choices=["once", "until_healthy", "until_unhealthy", "sample"]),
+    duration=dict(type="float", default=10.0),
+    abort_when=dict(type="dict", options=dict(availability_below=dict(type="float"),
+                                              health_score_below=dict(type="float"),
+                                              emergency_stop=dict(type="bool", default=True))),
+    state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
     interval=dict(type="float", default=1.0),
     timeout=dict(type="float", default=60.0),
     success_threshold=dict(type="int", default=1),
@@ -208,6 +260,19 @@ def main():
             if params["fail_when_unhealthy"] and not healthy:
                 raise ChaosError("unhealthy: %s" % "; ".join(
                     "%s: %s" % (r["name"], r["detail"]) for r in results if not r["healthy"]), **result)
+            return result
+        if params["mode"] == "sample":
+            if params["duration"] <= 0:
+                raise ChaosError("duration must be above 0 seconds for mode sample")
+            summary, timeline, aborted = sample(probes, params["duration"], params["interval"], client,
+                                                params["probe_timeout"],
+                                                abort_check(params["abort_when"] or {"emergency_stop": True}, Ledger(params["state_dir"]).stop_flag_set))
+            last = timeline[-1] if timeline else {"healthy": False, "health_score": 0.0, "probes": []}
+            result = dict(changed=False, healthy=last["healthy"], health_score=last["health_score"],
+                          probes=last["probes"], timeline=timeline, aborted=aborted,
+                          **{k: summary[k] for k in ("polls", "availability", "error_rate", "latency_ms")})
+            if aborted:
+                raise ChaosError("sampling aborted after %d polls: %s" % (summary["polls"], aborted), **result)
             return result
         since = None
         if params["since"] is not None:

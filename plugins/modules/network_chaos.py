@@ -43,7 +43,10 @@ attributes:
     support: full
 options:
   state:
-    description: V(present) applies the fault, V(absent) removes this collection's network faults from the targets.
+    description:
+      - V(present) applies the fault.
+      - V(absent) undoes this collection's network faults on the targets (from the ledger), then removes any qdisc
+        tree or chain of ours still there without a ledger entry (reported as RV(leftovers)).
     type: str
     default: present
     choices: [present, absent]
@@ -255,6 +258,14 @@ removed:
   returned: when state is absent
   type: list
   elements: dict
+leftovers:
+  description:
+    - With O(state=absent), faults of ours found on a target with no active ledger entry (the ledger was lost
+      or edited), and removed too. Each item has C(target), C(device), C(qdisc) (our tree was there) and
+      C(chains). An empty list after an experiment proves that nothing of ours was left behind.
+  returned: when state is absent
+  type: list
+  elements: dict
 """
 
 from ..module_utils._common import NOTHING_CHANGED, ChaosError, new_experiment_id, validate_duration
@@ -326,10 +337,10 @@ def main():
         txn = FaultTransaction(params["state_dir"], params["experiment_id"] or new_experiment_id(), run_argv)
         chaos = NetworkChaos(params, run_argv, module.check_mode, txn)
         if not present:
-            removed = chaos.remove(targets)
-            return dict(changed=bool(removed), removed=[{k: e.get(k) for k in ("id", "kind", "target", "spec")}
-                                                        for e in removed],
-                        faults=[], experiment_id=params["experiment_id"])
+            removed, leftovers = chaos.remove(targets)
+            return dict(changed=bool(removed or leftovers), faults=[], experiment_id=params["experiment_id"],
+                        removed=[{k: e.get(k) for k in ("id", "kind", "target", "spec")} for e in removed],
+                        leftovers=leftovers)
         params["duration"] = validate_duration(params["duration"], params["max_duration"], required=True)
         fault = {k: params[k] for k in FAULT_KEYS if params[k] is not None}
         decided = plan(fault, netem_available())
