@@ -314,14 +314,16 @@ class FaultyDockerProxy:
         self.server.bind(self.path)
         self.server.listen(64)
         self.closed = False
+        self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def url(self):
         return "unix://" + self.path
 
-    def fail_on(self, pattern):
-        self.fail.append(self._re.compile(pattern))
+    def fail_on(self, pattern, status=500, after=0):
+        """Answer ``status`` to requests matching ``pattern``, once ``after`` of them went through."""
+        self.fail.append([self._re.compile(pattern), status, after])
 
     def _accept(self):
         while not self.closed:
@@ -343,11 +345,20 @@ class FaultyDockerProxy:
             lines = header.split(b"\r\n")
             request = " ".join(lines[0].decode("latin-1").split(" ")[:2])
             self.seen.append(request)
-            if any(r.search(request) for r in self.fail):
+            status = None
+            with self.lock:
+                for rule in self.fail:
+                    if rule[0].search(request):
+                        if rule[2] > 0:
+                            rule[2] -= 1
+                        else:
+                            status = rule[1]
+                        break
+            if status is not None:
                 self.failed.append(request)
                 body = b'{"message":"injected failure (integration test proxy)"}'
-                client.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
-                               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+                client.sendall(b"HTTP/1.1 %d Injected\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, len(body), body))
                 return
             lines = [line for line in lines if not line.lower().startswith(b"connection:")]
             lines.append(b"Connection: close")
