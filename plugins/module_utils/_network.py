@@ -214,6 +214,7 @@ class NetworkChaos:
             state = self.root(target)
             held = self._held(target)
             result = {"target": target.record["name"], "device": target.device, "backend": decided["backend"],
+                      "compose_service": target.record.get("compose_service"),
                       "changed": True, "replaced": held["spec"] if held else None}
             if held and held["spec"] == self.params["fault"]:
                 result.update(changed=False, note="the same fault is already active", entry_id=held["id"],

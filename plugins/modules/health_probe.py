@@ -167,6 +167,12 @@ recovery_seconds:
   description: In V(until_healthy), seconds from O(since) (or the start) to the first poll of the healthy run.
   returned: when mode is until_healthy
   type: float
+met_at_first_poll:
+  description:
+    - In the V(until_*) modes, whether the goal was already met at the first poll. Then the measured seconds are
+      only an upper bound (the service recovered at some time before the module started polling).
+  returned: when mode is until_healthy or until_unhealthy
+  type: bool
 detection_seconds:
   description: In V(until_unhealthy), seconds from O(since) (or the start) until the outage was seen.
   returned: when mode is until_unhealthy
@@ -285,6 +291,8 @@ def main():
         result = dict(changed=False, healthy=healthy, probes=results, polls=polls,
                       health_score=sum(1 for r in results if r["healthy"]) / len(results))
         result["recovery_seconds" if want_healthy else "detection_seconds"] = round(elapsed, 3)
+        # The wait's own first polls already met the goal: the figure is only an upper bound.
+        result["met_at_first_poll"] = satisfied and polls == params["success_threshold"]
         if not satisfied:
             raise ChaosError("still %s after %.1f s: %s" % (
                 "unhealthy" if want_healthy else "healthy", params["timeout"],
