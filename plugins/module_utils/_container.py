@@ -122,6 +122,8 @@ class ContainerChaos:
 
     def _hit(self, container, kind, signum, already_held):
         before = inspect(self.client, container["id"])
+        if before is None:
+            raise ChaosError("container %s disappeared between selection and %s" % (container["name"], self.action))
         result = {
             "id": container["id"], "name": container["name"], "compose_service": container["compose_service"],
             "action": self.action, "state_before": before["status"], "changed": not already_held,

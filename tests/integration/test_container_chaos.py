@@ -282,8 +282,6 @@ def test_failure_on_the_second_target_undoes_the_first(faulty_docker, containers
     assert ("inject", second.name, None) not in events
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _container.py ContainerChaos._hit reads before['status'] when inspect() "
-                   "returned None (target removed after selection): TypeError escapes, no rollback of the first")
 def test_target_removed_after_selection_undoes_the_first(faulty_docker, containers, state_dir):
     """The second container disappears between listing and action (the engine answers 404 to its inspect).
 
