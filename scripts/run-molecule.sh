@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Molecule test of the role container_chaos (extensions/molecule/container_chaos).
+# Molecule tests of the roles: every scenario in extensions/molecule/ (container_chaos,
+# network_chaos), one after the other, each with its runtime.
 #   scripts/run-molecule.sh [extra `molecule test` args, e.g. --destroy=never]
+#   MOLECULE_SCENARIOS="network_chaos" scripts/run-molecule.sh   # only some of them
 # Needs `make setup` (.venv, .cache/collections, the image sutazai-chaos/demo:1).
-# Exit code: molecule's.
+# Exit code: 0 when every scenario passed, else the exit code of the last one that failed.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,22 +29,43 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO_ROOT/.cache/collections"
 export MOLECULE_GLOB="extensions/molecule/*/molecule.yml"
 export DO_NOT_TRACK=1
 
-# The scenario's platforms carry this label (extensions/molecule/container_chaos/molecule.yml).
-PLATFORM_FILTER="label=com.docker.compose.project=sutazai-molecule-cc"
-leftovers() { "$DOCKER" ps -aq --filter "$PLATFORM_FILTER"; }
+# Every scenario's platforms carry the compose label com.docker.compose.project=sutazai-molecule-*
+# (extensions/molecule/*/molecule.yml).
+leftovers() {
+    "$DOCKER" ps -a --filter label=com.docker.compose.project \
+        --format '{{.ID}} {{.Label "com.docker.compose.project"}}' | awk '$2 ~ /^sutazai-molecule-/ {print $1}'
+}
 # Molecule destroys its platforms when a step fails, but not when it is interrupted.
 on_signal() {
-    msg "interrupted: removing the scenario's containers"
+    msg "interrupted: removing the scenarios' containers"
     leftovers | xargs -r "$DOCKER" rm -f >/dev/null
     exit 130
 }
 trap on_signal INT TERM
 
-start=$(date +%s)
-rc=0
-molecule test -s container_chaos "$@" || rc=$?
-msg "molecule test -s container_chaos: exit $rc after $(( $(date +%s) - start )) s"
-if [ -n "$(leftovers)" ]; then
-    msg "warning: containers left behind ($PLATFORM_FILTER): $(leftovers | tr '\n' ' ')"
+if [ -n "${MOLECULE_SCENARIOS:-}" ]; then
+    read -r -a scenarios <<<"$MOLECULE_SCENARIOS"
+else
+    scenarios=()
+    for f in extensions/molecule/*/molecule.yml; do
+        [ -e "$f" ] && scenarios+=("$(basename "$(dirname "$f")")")
+    done
 fi
+[ "${#scenarios[@]}" -gt 0 ] || die "no scenario found in extensions/molecule/"
+
+rc=0
+summary=()
+for scenario in "${scenarios[@]}"; do
+    start=$(date +%s)
+    src=0
+    molecule test -s "$scenario" "$@" || src=$?
+    secs=$(( $(date +%s) - start ))
+    msg "molecule test -s $scenario: exit $src after $secs s"
+    summary+=("$scenario: $([ "$src" -eq 0 ] && echo pass || echo "FAIL (exit $src)") in $secs s")
+    [ "$src" -eq 0 ] || rc=$src
+    if [ -n "$(leftovers)" ]; then
+        msg "warning: containers left behind (label com.docker.compose.project=sutazai-molecule-*): $(leftovers | tr '\n' ' ')"
+    fi
+done
+for line in "${summary[@]}"; do msg "$line"; done
 exit "$rc"
