@@ -4,10 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ledger of active faults on a target host, and the reaper that expires them.
 
-This file uses the Python standard library only, on purpose: it is also the
-reaper's program. ``ensure_reaper`` copies this very source to the state
-directory and starts it as a detached process, which must keep working after
-the module (and its temporary directory of bundled code) is gone.
+This file and ``_undo.py`` use the Python standard library only, on purpose:
+they are also the reaper's program. ``ensure_reaper`` copies both to the state
+directory (``lib/sutazai_chaos_reaper/``) and starts the reaper from there as
+a detached process, which must keep working after the module (and its
+temporary directory of bundled code) is gone.
 
 Layout of the state directory (default ``/var/lib/sutazai-chaos``):
 
@@ -15,7 +16,7 @@ Layout of the state directory (default ``/var/lib/sutazai-chaos``):
   was done, the exact undo (data, not code), the experiment id and a deadline.
 * ``ledger.lock``  ``flock`` guard for ledger.json and audit.jsonl.
 * ``audit.jsonl``  append-only journal of every inject and revert.
-* ``reaper.py`` / ``reaper.lock`` / ``reaper.log``  the detached reaper.
+* ``lib/sutazai_chaos_reaper/`` / ``reaper.lock`` / ``reaper.log``  the detached reaper.
 * ``emergency-stop``  while this file exists, no fault may be injected.
 """
 
@@ -23,16 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import http.client
 import json
 import os
-import re
-import socket
-import ssl
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit
+
+from ._undo import LedgerError, execute_undo
 
 DEFAULT_STATE_DIR = "/var/lib/sutazai-chaos"
 LEDGER_FILE = "ledger.json"
@@ -42,12 +40,6 @@ REAPER_POLL_SECONDS = 0.25
 UNDO_RETRY_SECONDS = 2.0
 UNDO_MAX_ATTEMPTS = 30
 DONE_ENTRIES_KEPT = 200
-
-
-class LedgerError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
 
 
 class Ledger:
@@ -184,135 +176,6 @@ def process_alive(pid):
         return False
 
 
-# ---------------------------------------------------------------- undo steps
-
-def _docker_connection(docker_host, tls, timeout):
-    parts = urlsplit(docker_host or "unix:///var/run/docker.sock")
-    if parts.scheme == "unix":
-        return _UnixHTTPConnection(parts.path, timeout)
-    if parts.scheme in ("tcp", "http", "https"):
-        port = parts.port or (2376 if tls else 2375)
-        if tls or parts.scheme == "https":
-            context = ssl.create_default_context(cafile=tls.get("ca_path") if tls else None)
-            if tls and not tls.get("validate_certs", True):
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            if tls and tls.get("client_cert"):
-                context.load_cert_chain(tls["client_cert"], tls.get("client_key"))
-            return http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=context)
-        return http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-    raise LedgerError("unsupported docker_host %r" % docker_host)
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
-
-
-def docker_request(docker_host, method, path, tls=None, timeout=30):
-    """One Docker Engine API call with the standard library; returns (status, parsed body)."""
-    conn = _docker_connection(docker_host, tls, timeout)
-    try:
-        conn.request(method, path, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        raw = response.read()
-    finally:
-        conn.close()
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = raw.decode("utf-8", "replace")
-    return response.status, body
-
-
-def _state_matches(state, expect):
-    return all(state.get(key) == value for key, value in expect.items())
-
-
-def _undo_docker_api(step):
-    """POST an engine call; success when its status is expected or the container already is as wanted."""
-    host, tls = step.get("docker_host"), step.get("tls")
-    status, body = docker_request(host, step.get("method", "POST"), step["path"], tls=tls)
-    if status in step.get("ok_status", [200, 204, 304]):
-        return "done (HTTP %s)" % status
-    if status == 404:
-        return "target gone (HTTP 404): nothing to undo"
-    expect = step.get("expect_state")
-    if expect:
-        inspect_status, info = docker_request(host, "GET", "/containers/%s/json" % step["container"], tls=tls)
-        if inspect_status == 404:
-            return "target gone: nothing to undo"
-        if inspect_status == 200 and _state_matches(info.get("State", {}), expect):
-            return "already undone (%s)" % ", ".join("%s=%s" % kv for kv in sorted(expect.items()))
-    message = body.get("message") if isinstance(body, dict) else body
-    raise LedgerError("%s %s answered HTTP %s: %s" % (step.get("method", "POST"), step["path"], status, message))
-
-
-def _netns_prefix(netns):
-    """``nsenter`` into a container's network namespace, if that container still owns the recorded PID.
-
-    Returns None when the container (and so the namespace, with every fault in it) is gone.
-    """
-    pid = int(netns["pid"])
-    try:
-        with open("/proc/%d/cgroup" % pid) as handle:
-            if netns["container"] not in handle.read():
-                return None
-    except OSError:
-        return None
-    return ["nsenter", "--net=/proc/%d/ns/net" % pid, "--"]
-
-
-def _undo_argv(step, run_argv):
-    """Run a command (a tc/iptables undo) through the caller's runner, in the target's namespace."""
-    if run_argv is None:
-        raise LedgerError("no command runner given for the undo of %s" % " ".join(step["argv"]))
-    prefix = []
-    if step.get("netns"):
-        prefix = _netns_prefix(step["netns"])
-        if prefix is None:
-            return "target gone: its network namespace went with the faults in it"
-    rc, _out, err = run_argv(prefix + list(step["argv"]))
-    if rc in step.get("ok_rc", [0]):
-        return "done (rc %s)" % rc
-    if step.get("gone_regex") and re.search(step["gone_regex"], err or ""):
-        return "already gone (%s)" % (err or "").strip().splitlines()[-1]
-    raise LedgerError("%s failed (rc %s): %s" % (" ".join(step["argv"]), rc, (err or "").strip()))
-
-
-def execute_undo(entry, run_argv=None):
-    """Run every undo step of an entry; returns a list of outcomes, raises LedgerError on failure.
-
-    ``run_argv(argv) -> (rc, stdout, stderr)`` runs commands: a module passes
-    ``module.run_command``, the reaper its own runner.
-    """
-    outcomes = []
-    for step in entry.get("undo", []):
-        kind = step.get("type")
-        try:
-            if kind == "docker_api":
-                outcomes.append(_undo_docker_api(step))
-            elif kind == "argv":
-                outcomes.append(_undo_argv(step, run_argv))
-            else:
-                raise LedgerError("unknown undo step type %r" % kind)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise LedgerError("undo of %s on %s failed: %s" % (entry.get("kind"), _target_name(entry), exc))
-    return outcomes
-
-
-def _target_name(entry):
-    target = entry.get("target") or {}
-    return target.get("name") or target.get("id") or "?"
-
-
 def revert_entries(ledger, select, reverted_by, run_argv=None):
     """Undo the active entries for which ``select(entry)`` is true; returns (reverted, failed).
 
@@ -397,18 +260,45 @@ def reaper_running(state_dir):
     return False
 
 
-def _own_source():
-    loader = globals().get("__loader__")
+PROGRAM_PACKAGE = "sutazai_chaos_reaper"
+
+
+def _source_of(module):
+    """The source text of one of our modules, however it was loaded (files, zip, Ansible's loader)."""
+    loader = getattr(module, "__loader__", None)
     source = None
     if loader is not None and hasattr(loader, "get_source"):
         with contextlib.suppress(ImportError, OSError):
-            source = loader.get_source(__name__)
+            source = loader.get_source(module.__name__)
     if source is None:
-        with open(__file__) as handle:
+        with open(module.__file__) as handle:
             source = handle.read()
     if isinstance(source, bytes):  # Ansible's collection loader hands out bytes
         source = source.decode("utf-8")
     return source
+
+
+def install_program(state_dir):
+    """Copy this file and ``_undo.py`` to ``<state_dir>/lib/sutazai_chaos_reaper/``; returns the lib folder.
+
+    The detached processes run from there: the module's own files are deleted when its task ends.
+    """
+    from . import _undo
+
+    package = os.path.join(state_dir, "lib", PROGRAM_PACKAGE)
+    os.makedirs(package, mode=0o700, exist_ok=True)
+    for name, source in (("__init__.py", ""), ("_ledger.py", _source_of(sys.modules[__name__])),
+                         ("_undo.py", _source_of(_undo))):
+        path = os.path.join(package, name)
+        current = None
+        with contextlib.suppress(OSError):
+            with open(path) as handle:
+                current = handle.read()
+        if current != source:
+            with open(path + ".tmp", "w") as handle:
+                handle.write(source)
+            os.replace(path + ".tmp", path)
+    return os.path.dirname(package)
 
 
 def _reaper_run_argv(argv):
@@ -419,38 +309,53 @@ def _reaper_run_argv(argv):
     return result.returncode, result.stdout, result.stderr
 
 
-def ensure_reaper(state_dir, python=None):
-    """Make sure a detached reaper watches ``state_dir``; returns True when one was started.
+def spawn_detached(state_dir, program_args, log_name, python=None):
+    """Start ``python -m sutazai_chaos_reaper._ledger <program_args>`` detached; returns its PID.
 
-    This is the one place in the collection that starts a process with
-    ``subprocess``: the reaper must outlive the module, so it gets a new session
-    and standard streams on /dev/null and a log file (a child that kept the
-    module's stdout would make Ansible wait for it), and runs a copy of this
-    file from the state directory (the module's own files are deleted when the
-    task ends).
+    This is the one place in the collection that starts a process meant to outlive
+    the module (the reaper, and stress-ng through ``--exec-in-cgroups``): it gets a new
+    session (so it is its own process group) and standard streams on /dev/null and a
+    log file, since a child that kept the module's stdout would make Ansible wait for it.
     """
     import subprocess
 
+    lib = install_program(state_dir)
+    env = dict(os.environ, PYTHONPATH=lib)
+    with open(os.devnull, "rb") as devnull, open(os.path.join(state_dir, log_name), "ab") as log:
+        process = subprocess.Popen(
+            [python or sys.executable, "-m", PROGRAM_PACKAGE + "._ledger"] + list(program_args),
+            stdin=devnull, stdout=log, stderr=log, close_fds=True, start_new_session=True, cwd="/", env=env,
+        )
+    return process.pid
+
+
+def ensure_reaper(state_dir, python=None):
+    """Make sure a detached reaper watches ``state_dir``; returns True when one was started."""
     if reaper_running(state_dir):
         return False
-    script = os.path.join(state_dir, "reaper.py")
-    source = _own_source()
-    current = None
-    with contextlib.suppress(OSError):
-        with open(script) as handle:
-            current = handle.read()
-    if current != source:
-        with open(script + ".tmp", "w") as handle:
-            handle.write(source)
-        os.replace(script + ".tmp", script)
-    with open(os.devnull, "rb") as devnull, open(os.path.join(state_dir, "reaper.log"), "ab") as log:
-        subprocess.Popen(
-            [python or sys.executable, script, state_dir],
-            stdin=devnull, stdout=log, stderr=log, close_fds=True, start_new_session=True, cwd="/",
-        )
+    spawn_detached(state_dir, [state_dir], "reaper.log", python)
     return True
 
 
+def exec_in_cgroups(procs_files, argv):
+    """Join the given cgroups (``cgroup.procs`` files), then become ``argv`` (for stress-ng in a container).
+
+    Joining before the exec means every worker stress-ng forks is born inside the container's cgroups,
+    under its limits and OOM scope.
+    """
+    for path in procs_files:
+        with open(path, "w") as handle:
+            handle.write(str(os.getpid()))
+    os.execvp(argv[0], argv)
+
+
+def _main(args):
+    if args[:1] == ["--exec-in-cgroups"]:
+        separator = args.index("--")
+        exec_in_cgroups(json.loads(args[1]), args[separator + 1:])
+    return reaper_loop(args[0] if args else DEFAULT_STATE_DIR)
+
+
 if __name__ == "__main__":
-    # Only the detached reaper runs this file as a program; a module never gets here.
-    raise SystemExit(reaper_loop(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_STATE_DIR))
+    # Only the detached processes run this file as a program; a module never gets here.
+    raise SystemExit(_main(sys.argv[1:]))

@@ -158,14 +158,14 @@ def cmdline(pid):
 
 def reaper_pids(root):
     """Live reaper processes whose state folder is under ``root``."""
-    return [pid for pid in pids_with_marker() if "reaper.py" in cmdline(pid) and str(root) in cmdline(pid)]
+    return [pid for pid in pids_with_marker() if "sutazai_chaos_reaper._ledger" in cmdline(pid) and str(root) in cmdline(pid)]
 
 
 def kill_orphans(keep_reapers=True):
     """SIGKILL, one PID at a time, the leftovers of a killed ansible-playbook of this run."""
     killed = []
     for pid in pids_with_marker():
-        if keep_reapers and "reaper.py" in cmdline(pid):
+        if keep_reapers and "sutazai_chaos_reaper._ledger" in cmdline(pid):
             continue
         try:
             os.kill(pid, signal.SIGKILL)

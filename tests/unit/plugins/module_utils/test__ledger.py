@@ -424,7 +424,7 @@ def _reaper_pids(state_dir):
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if os.path.join(state_dir, "reaper.py").encode() in argv and state_dir.encode() in argv:
+        if b"sutazai_chaos_reaper._ledger" in argv and state_dir.encode() in argv:
             pids.append(int(pid))
     return pids
 
@@ -453,8 +453,10 @@ def test_reaper_process_undoes_at_the_deadline_and_exits(reaper_state):
     assert _wait_for(lambda: not _reaper_pids(reaper_state), 3)
     done = Ledger(reaper_state).entries(active_only=False)[0]
     assert done["state"] == "reverted" and done["reverted_by"] == "reaper"
-    with open(os.path.join(reaper_state, "reaper.py")) as handle:
+    with open(os.path.join(reaper_state, "lib", "sutazai_chaos_reaper", "_ledger.py")) as handle:
         assert "def reaper_loop" in handle.read()
+    with open(os.path.join(reaper_state, "lib", "sutazai_chaos_reaper", "_undo.py")) as handle:
+        assert "def execute_undo" in handle.read()
 
 
 def test_reaper_exits_at_once_when_nothing_has_a_deadline(reaper_state):
