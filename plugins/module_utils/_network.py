@@ -180,12 +180,12 @@ class NetworkChaos:
         spec, spared = self.params["fault"], spared_traffic(self.params)
         scope = spec.get("destinations")
         apply_cmds, undo = [], []
-        if decided["tc_leaf"]:
-            apply_cmds += tree_commands(target.device, decided["tc_leaf"], scope, spared, first=not tree_present)
-            undo.append(target.undo_step(remove_command(target.device), "tc"))
-        elif tree_present:
-            apply_cmds.append(remove_command(target.device))
         try:
+            if decided["tc_leaf"]:
+                apply_cmds += tree_commands(target.device, decided["tc_leaf"], scope, spared, first=not tree_present)
+                undo.append(target.undo_step(remove_command(target.device), "tc"))
+            elif tree_present:
+                apply_cmds.append(remove_command(target.device))
             if decided["iptables_loss"]:
                 chains = chain_names(uuid.uuid4().hex, ["egress"])
                 apply_cmds += install_commands(chains, loss_rules(chains["egress"], decided["iptables_loss"],
@@ -199,7 +199,7 @@ class NetworkChaos:
                                         partition["action"], spared)
                 apply_cmds += install_commands(chains, rules, target.device)
                 undo += [target.undo_step(c, "iptables") for c in remove_commands(chains, target.device)]
-        except IptablesError as exc:
+        except (IptablesError, TcError) as exc:
             raise ChaosError("%s. %s" % (exc.msg, NOTHING_CHANGED))
         return apply_cmds, undo
 
@@ -224,12 +224,12 @@ class NetworkChaos:
             if decided["tc_leaf"] and state == "foreign":
                 raise ChaosError("%s in %s has a root qdisc that this collection did not add; refusing to replace "
                                  "it. %s" % (target.device, target.record["name"], NOTHING_CHANGED))
+            apply_cmds, undo = self.build(target, decided, peers, tree_present=state == "ours")
             if self.check_mode:
                 results.append(result)
                 continue
             if held:
                 self.txn.claim(held)
-            apply_cmds, undo = self.build(target, decided, peers, tree_present=state == "ours")
             entry, _ignored = self.txn.apply(
                 KIND, target.record, self.params["fault"], undo, self.params["duration"],
                 lambda cmds=apply_cmds, where=target: [self.run(where, c) for c in cmds])

@@ -113,10 +113,20 @@ def tbf_args(rate):
     return ["tbf", "rate", str(rate), "burst", str(burst), "latency", "100ms"]
 
 
+def _ipv4(text, network=True):
+    try:
+        value = ipaddress.ip_network(text, strict=False) if network else ipaddress.ip_address(text)
+    except ValueError:
+        raise TcError("%r is not an IP %s" % (text, "address or CIDR" if network else "address"))
+    return value
+
+
 def _u32_matches(cidr=None, port=None, sport=None):
     match = []
     if cidr:
-        net = ipaddress.ip_network(cidr, strict=False)
+        net = _ipv4(cidr)
+        if net.version != 4:
+            raise TcError("%s: only IPv4 destinations can be matched" % cidr)
         match += ["match", "ip", "dst", str(net)]
     if port:
         match += ["match", "ip", "dport", str(int(port)), "0xffff"]
@@ -151,7 +161,7 @@ def tree_commands(device, leaf, scope=None, spared=None, first=True):
         cmds.append(filt + ["prio", "1", "u32"] + _u32_matches(port=port) + ["flowid", SPARED_CLASS])
         cmds.append(filt + ["prio", "1", "u32"] + _u32_matches(sport=port) + ["flowid", SPARED_CLASS])
     for address in (spared or {}).get("addresses") or []:
-        if ipaddress.ip_address(address).version == 4:
+        if _ipv4(address, network=False).version == 4:
             cmds.append(filt + ["prio", "1", "u32"] + _u32_matches(cidr=address + "/32") + ["flowid", SPARED_CLASS])
     if scoped:
         for cidr in scope.get("cidrs") or [None]:

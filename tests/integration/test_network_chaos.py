@@ -550,11 +550,6 @@ def test_bad_input_changes_nothing(containers, state_dir):
     assert active_entries(state_dir) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an address that is not an address on the tc path (destinations.cidrs "
-                   "or spare.addresses with rate) raises ValueError from ipaddress in _tc.tree_commands, outside "
-                   "the IptablesError/TcError handling in _network.NetworkChaos.build: a module traceback (msg "
-                   "without 'Nothing was changed'); when it replaces an active fault, that entry is left "
-                   "applying=true by the dead module")
 def test_bad_address_with_rate_is_a_clear_error(containers, state_dir):
     a = containers("a")
     play = Play(state_dir, targets=targets(a), duration=30)
