@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv/bin
 
-.PHONY: help setup images stack stack-down stack-status demo test clean
+.PHONY: help setup images stack stack-down stack-status demo test kernel-lab clean
 
 help: ## list the targets
 	@echo "sutazai.chaos targets:"
@@ -32,6 +32,9 @@ demo: setup stack ## run playbooks/demo.yml against the demo stack
 
 test: setup ## run the test suite (scripts/run-tests.sh)
 	scripts/run-tests.sh
+
+kernel-lab: setup ## netem measured for real: tests/kernel-lab/test_*.py in a Debian kernel under QEMU
+	scripts/run-kernel-lab.sh
 
 clean: ## remove .cache/collections and results/ (keeps .venv and images)
 	rm -rf .cache/collections results

@@ -22,6 +22,10 @@ from labnet import Checks, ping, qdiscs, sh
 c = Checks("netem smoke (plain tc)")
 c.figure("kernel", sh("uname -r").strip())
 
+# The collection's own code is importable (this checkout's plugins/, copied per run).
+from ansible_collections.sutazai.chaos.plugins.module_utils import _common, _ledger  # noqa: E402,F401
+c.true("collection module_utils import (_common, _ledger)", True, _common.__file__)
+
 # --- lo: both directions ------------------------------------------------------
 base = ping("127.0.0.1", count=20, interval=0.05)
 c.figure("lo baseline median RTT", base["median"], " ms")
