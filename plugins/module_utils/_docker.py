@@ -103,7 +103,7 @@ def container_summary(container):
 def list_containers(client):
     """Summaries of every container on the engine, running or not."""
     try:
-        containers = client.containers.list(all=True)
+        containers = client.containers.list(all=True, ignore_removed=True)
     except (APIError, OSError) as exc:
         raise ChaosError("listing containers failed: %s. %s" % (exc, NOTHING_CHANGED))
     return [container_summary(c) for c in containers]

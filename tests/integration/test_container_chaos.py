@@ -304,9 +304,6 @@ def test_target_removed_after_selection_undoes_the_first(faulty_docker, containe
             first.unpause()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _docker.py list_containers calls client.containers.list(all=True) "
-                   "without ignore_removed=True: any container removed by someone else while the module lists "
-                   "makes the call fail ('listing containers failed: 404'); seen in concurrent runs")
 def test_an_unrelated_container_removed_while_listing_is_ignored(faulty_docker, containers, state_dir):
     target, bystander = containers("list-target"), containers("list-bystander")
     # The bystander vanishes between the engine's list and its inspect (as when another job removes it).
