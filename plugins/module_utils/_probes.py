@@ -110,8 +110,9 @@ def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, cli
     """Poll until every probe is healthy (or, with ``want_healthy=False``, until one is not).
 
     Returns ``(satisfied, elapsed, last_results, polls)``; ``elapsed`` counts from ``since_monotonic`` (when
-    the fault was injected) if given, else from the start of the wait, and ends at the first poll of the
-    run of ``success_threshold`` consecutive successes.
+    the fault was injected) if given, else from the start of the wait, and ends when the first poll of the
+    run of ``success_threshold`` consecutive successes got its answers (not when it was sent: a request sent
+    while a service was paused can be answered after it resumed).
     """
     start = clock()
     origin = start if since_monotonic is None else since_monotonic
@@ -119,10 +120,11 @@ def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, cli
     while True:
         poll_started = clock()
         all_healthy, _score, results = run_all(probes, client, probe_timeout)
+        answered = clock()
         polls += 1
         if all_healthy == want_healthy:
             if streak == 0:
-                first_of_streak = poll_started
+                first_of_streak = answered
             streak += 1
             if streak >= success_threshold:
                 return True, max(0.0, first_of_streak - origin), results, polls

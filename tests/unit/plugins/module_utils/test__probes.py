@@ -71,10 +71,11 @@ def _wait(fake, **kwargs):
 @pytest.mark.parametrize(
     "script, threshold, want_healthy, elapsed, polls",
     [
+        # polls start at 0, 1, 2 s and are answered PROBE_SECONDS later: elapsed ends at the answer
         ("H", 1, True, 0.0, 1),
-        ("UUH", 1, True, 2.0, 3),  # polls start at 0, 1, 2 s: recovered at the third
+        ("UUH", 1, True, 2.0, 3),  # recovered at the third poll's answer
         ("UUUUUH", 1, True, 5.0, 6),
-        ("HHH", 3, True, 0.0, 3),  # elapsed counts to the first poll of the streak
+        ("HHH", 3, True, 0.0, 3),  # elapsed counts to the answer of the first poll of the streak
         ("UHUHHH", 3, True, 3.0, 6),  # the streak broken at poll 3 restarts at poll 4
         ("HUHUHH", 2, True, 4.0, 6),
         ("HHU", 1, False, 2.0, 3),  # until unhealthy
@@ -85,7 +86,7 @@ def test_wait_until_exact_times(scripted, script, threshold, want_healthy, elaps
     fake = scripted(script)
     satisfied, got_elapsed, results, got_polls = _wait(fake, want_healthy=want_healthy, success_threshold=threshold)
     assert satisfied is True
-    assert got_elapsed == elapsed
+    assert got_elapsed == elapsed + PROBE_SECONDS
     assert got_polls == polls
     assert results == [{"name": "p", "healthy": want_healthy}]
     assert fake.sleeps == [INTERVAL - PROBE_SECONDS] * (polls - 1)  # the poll's own time is subtracted
@@ -94,7 +95,7 @@ def test_wait_until_exact_times(scripted, script, threshold, want_healthy, elaps
 def test_wait_until_counts_from_since_monotonic(scripted):
     fake = scripted("UUH")
     satisfied, elapsed, _results, _polls = _wait(fake, since_monotonic=fake.now - 7.5)
-    assert satisfied and elapsed == 9.5
+    assert satisfied and elapsed == 9.5 + PROBE_SECONDS
 
 
 def test_wait_until_times_out(scripted):
@@ -123,7 +124,7 @@ def test_wait_until_slow_probe_does_not_sleep_negative(monkeypatch):
 
     monkeypatch.setattr(_probes, "run_all", slow_run_all)
     satisfied, elapsed, _results, polls = _wait(fake)
-    assert satisfied and polls == 2 and elapsed == 3.0
+    assert satisfied and polls == 2 and elapsed == 6.0  # the second poll answered at 6 s
     assert fake.sleeps == [0.0]
 
 
