@@ -361,7 +361,8 @@ class ResourceStress:
             held = {e["kind"]: e for e in self.txn.ledger.entries()
                     if e["kind"] in self.KINDS and e["target"]["id"] == target.record["id"]}
             for kind, spec in planned.items():
-                result = {"target": target.record["name"], "kind": kind, "spec": spec, "changed": True}
+                result = {"target": target.record["name"], "compose_service": target.record.get("compose_service"),
+                          "kind": kind, "spec": spec, "changed": True}
                 old = held.get(kind)
                 if old and {k: v for k, v in old["spec"].items() if k != "file"} == spec:
                     result.update(changed=False, note="the same stress is already active", entry_id=old["id"])
