@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Kernel lab: run tests/kernel-lab/test_*.py as root inside a stock Debian 12
 # kernel under QEMU (TCG), where sch_netem exists (the host kernel has none).
-#   scripts/run-kernel-lab.sh                      every tests/kernel-lab/test_*.py, one boot each
+#   scripts/run-kernel-lab.sh                      every tests/kernel-lab/test_*.py, one boot each (~20-25 s a boot)
 #   scripts/run-kernel-lab.sh tests/kernel-lab/test_netem_smoke.py [...]
-#   KERNEL_LAB_ONE_BOOT=1 scripts/run-kernel-lab.sh    all scripts in a single boot
+#   KERNEL_LAB_ONE_BOOT=1 scripts/run-kernel-lab.sh    all scripts in a single boot (saves a boot per script)
 #   KERNEL_LAB_TIMEOUT=300 ...                     seconds per boot (default 240)
 # First run builds .cache/kernel-lab/ (kernel + base initramfs, needs root and the
 # Debian mirror, ~2.5 min); later runs reuse it (tests/kernel-lab/build.sh decides).

@@ -24,10 +24,6 @@ INCLUDE="python3-minimal,python3,iproute2,iputils-ping,kmod,iptables,mount"
 
 log() { printf '[kernel-lab build] %s\n' "$*" >&2; }
 
-if [ "$(id -u)" != 0 ]; then
-    log "must run as root (apt-get, mmdebstrap, dpkg -x)"; exit 2
-fi
-
 # --- host tools --------------------------------------------------------------
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
@@ -35,6 +31,7 @@ command -v cpio >/dev/null || need+=(cpio)
 command -v depmod >/dev/null || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || need+=(kmod)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { log "missing ${need[*]} and not root"; exit 2; }
     log "installing ${need[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 \
         || { apt-get update -q >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2; }
@@ -62,8 +59,16 @@ if [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$KEY" ] \
     echo "$CACHE"; exit 0
 fi
 
-log "building for $KPKG $KVERSION in $CACHE"
+if [ "$(id -u)" != 0 ]; then
+    log "must run as root to build (apt-get, mmdebstrap, dpkg -x)"; exit 2
+fi
 mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9                       # another build.sh in this checkout: wait, then reuse its result
+if [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$KEY" ]; then
+    log "built meanwhile by another run"; echo "$CACHE"; exit 0
+fi
+log "building for $KPKG $KVERSION in $CACHE"
 WORK="$CACHE/work"
 rm -rf "$WORK"; mkdir -p "$WORK/kpkg"
 t0=$SECONDS
