@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (  # noqa: I001 - pytest puts this folder on sys.path
-    RUN_LABEL, SESSION_TAG, IMAGE, VENV_BIN, REPO, ansible_env, cmdline, ledger_entries, active_entries,
-    run_module, run_modules, wait_for, write_playbook,
+    IMAGE, REPO, RUN_LABEL, SESSION_TAG, VENV_BIN, active_entries, ansible_env, cmdline, ledger_entries,
+    pids_with_marker, run_module, run_modules, wait_for, write_playbook,
 )
 
 MiB = 1024 * 1024
@@ -224,7 +224,9 @@ def limited_container(docker_client, prefix):
 
 
 def end_stress(container, state_dir):
-    """Absent, for a finally: block (never raises)."""
+    """Absent when something is still active, for a finally: block (never raises)."""
+    if not active_entries(state_dir):
+        return
     try:
         run_module("resource_stress", absent_args(container, state_dir))
     except Exception:  # noqa: BLE001 - the state_dir fixture rolls back what is still active
@@ -483,3 +485,70 @@ def test_killed_controller_stress_still_ends(containers, state_dir, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         kill_env_marked(token)
+
+
+# ------------------------------------------------------------------ 8. bad input
+
+def test_bad_input_changes_nothing(containers, state_dir, tmp_path):
+    target = containers("bad")
+    guarded = containers("guarded", labels={"sutazai.chaos.protected": "true"})
+    throttle_file = Path(cgroup_dir(target, "blkio"), "blkio.throttle.write_bps_device")
+    no_duration = stress_args(target, state_dir, cpu={"workers": 1, "load": 50})
+    del no_duration["duration"]
+    cases = [
+        ("cpu load 150", stress_args(target, state_dir, cpu={"load": 150}), ["cpu.load", "between 1 and 100"]),
+        ("cpu load 0", stress_args(target, state_dir, cpu={"load": 0}), ["cpu.load", "between 1 and 100"]),
+        ("cpu workers 0", stress_args(target, state_dir, cpu={"workers": 0}), ["cpu.workers", "at least 1"]),
+        ("memory 12Q", stress_args(target, state_dir, memory={"bytes": "12Q"}), ["memory.bytes", "12Q", "size"]),
+        ("memory bytes+percent", stress_args(target, state_dir, memory={"bytes": "10M", "percent": 5}),
+         ["exactly one of bytes or percent"]),
+        ("disk_fill size+percent", stress_args(target, state_dir, disk_fill={"size": "1M", "percent": 1}),
+         ["exactly one of size or percent"]),
+        ("io_limit without limit", stress_args(target, state_dir, io_limit={}), ["io_limit needs at least one"]),
+        ("no duration", no_duration, ["duration is required"]),
+        ("no stress", stress_args(target, state_dir), ["no stress given"]),
+        ("protected", dict(stress_args(guarded, state_dir, cpu={"load": 50})), ["protected", guarded.name]),
+        ("host loaded", stress_args(target, state_dir, cpu={"load": 50}, max_cpu_percent=0),
+         ["host is already loaded", "max_cpu_percent"]),
+    ]
+    results = run_modules([{"module": "resource_stress", "args": args} for _name, args, _phrases in cases], tmp_path)
+    for (name, _args, phrases), result in zip(cases, results):
+        print("\n%-24s -> %s" % (name, result.get("msg")), end="")
+        assert_clean_failure(result, *(phrases + ["nothing was changed"]))
+    print()
+    ours = [pid for pid in pids_with_marker() if cmdline(pid).startswith("stress-ng")]
+    assert not ours and not stress_groups(target) and not stress_groups(guarded), ours
+    assert fill_files(target) == {} and fill_files(guarded) == {}
+    assert throttle_file.read_text().strip() == ""
+    assert ledger_entries(state_dir) == []
+
+
+# ------------------------------------------------------------------ 9. idempotence
+
+def test_same_spec_twice_then_a_different_one(containers, state_dir, tmp_path):
+    target = containers("idem")
+    try:
+        first, second = run_modules([
+            {"module": "resource_stress", "args": stress_args(target, state_dir, cpu={"workers": 1, "load": 40})},
+            {"module": "resource_stress", "args": stress_args(target, state_dir, cpu={"workers": 1, "load": 40})},
+        ], tmp_path)
+        assert_ok(first)
+        assert_ok(second, changed=False)
+        pid = first["stress"][0]["pid"]
+        assert second["stress"][0]["entry_id"] == first["stress"][0]["entry_id"]
+        assert list(stress_groups(target)) == [pid], stress_groups(target)
+        assert len(active_entries(state_dir)) == 1
+
+        _rc, other = run_module("resource_stress", stress_args(target, state_dir, cpu={"workers": 2, "load": 40}))
+        assert_ok(other)
+        assert other["stress"][0]["replaced"] == {"cpu": {"workers": 1, "load": 40}}
+        new_pid = other["stress"][0]["pid"]
+        assert new_pid != pid and not group_members(pid), "the old group is gone"
+        wait_for(lambda: len(stress_groups(target).get(new_pid, [])) >= 3, timeout=3)
+        assert list(stress_groups(target)) == [new_pid] and len(stress_groups(target)[new_pid]) == 3
+        assert [e["spec"] for e in active_entries(state_dir)] == [{"cpu": {"workers": 2, "load": 40}}]
+        print("\nsame spec twice: one group %d (second call changed=false); new spec: group %d replaced it"
+              % (pid, new_pid))
+    finally:
+        end_stress(target, state_dir)
+    assert not stress_groups(target)
