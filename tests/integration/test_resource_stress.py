@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -24,7 +25,7 @@ import pytest
 
 from conftest import (  # noqa: I001 - pytest puts this folder on sys.path
     IMAGE, REPO, RUN_LABEL, SESSION_TAG, VENV_BIN, active_entries, ansible_env, cmdline, ledger_entries,
-    pids_with_marker, run_module, run_modules, wait_for, write_playbook,
+    pids_with_marker, reaper_pids, run_module, run_modules, wait_for, write_playbook,
 )
 
 MiB = 1024 * 1024
@@ -221,6 +222,20 @@ def limited_container(docker_client, prefix):
     yield make
     for container in made:
         container.remove(force=True)
+
+
+@pytest.fixture(autouse=True)
+def no_ledger_left(request, state_dir):
+    """After a passing test, nothing active, no reaper, and no ledger folder of ours stays (kept on failure)."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed != failed_before:
+        return
+    if active_entries(state_dir):
+        run_module("chaos_rollback", {"all": True, "state_dir": str(state_dir)})
+    wait_for(lambda: not reaper_pids(state_dir), timeout=5, interval=0.1)
+    if not active_entries(state_dir) and not reaper_pids(state_dir):
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def end_stress(container, state_dir):
