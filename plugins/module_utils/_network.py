@@ -17,7 +17,6 @@ import os
 import uuid
 
 from ._common import NOTHING_CHANGED, ChaosError
-from ._docker import list_containers
 from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
                         partition_rules, remove_commands)
 from ._iptables import is_gone as iptables_gone
@@ -74,6 +73,8 @@ def resolve_peers(client, partition):
         if client is None:
             raise ChaosError("partition peer %r is not an address or CIDR (container names need targets, i.e. the "
                              "Docker engine). %s" % (peer, NOTHING_CHANGED))
+        from ._docker import list_containers  # only container peers need the engine (the kernel lab has none)
+
         matches = [c for c in list_containers(client) if c["name"] == peer or c.get("compose_service") == peer]
         addresses = sorted({a for c in matches for a in c["addresses"]})
         if not addresses:
@@ -216,7 +217,9 @@ class NetworkChaos:
             result = {"target": target.record["name"], "device": target.device, "backend": decided["backend"],
                       "compose_service": target.record.get("compose_service"),
                       "changed": True, "replaced": held["spec"] if held else None}
-            if held and held["spec"] == self.params["fault"]:
+            # The spared traffic is part of the fault: turning the control-channel protection off is a change.
+            spec = dict(self.params["fault"], spared=spared_traffic(self.params))
+            if held and held["spec"] == spec:
                 result.update(changed=False, note="the same fault is already active", entry_id=held["id"],
                               deadline=held["deadline"])
                 results.append(result)
@@ -231,7 +234,7 @@ class NetworkChaos:
             if held:
                 self.txn.claim(held)
             entry, _ignored = self.txn.apply(
-                KIND, target.record, self.params["fault"], undo, self.params["duration"],
+                KIND, target.record, spec, undo, self.params["duration"],
                 lambda cmds=apply_cmds, where=target: [self.run(where, c) for c in cmds])
             if held:
                 # The new fault is in place (tc replaced in place, new chains hooked in): now drop the
