@@ -68,10 +68,6 @@ class FaultTransaction:
         self.applied.append(entry)
         return entry, result
 
-    def set_undo(self, entry, steps):
-        """Record an undo only known once the fault is applied (the PID of a process we started)."""
-        update_entry(self.ledger, entry["id"], undo=steps)
-
     def claim(self, entry):
         """Keep the reaper off an entry this module is about to replace (until ``retire``)."""
         update_entry(self.ledger, entry["id"], applying=True, owner_pid=os.getpid())

@@ -309,7 +309,7 @@ def _reaper_run_argv(argv):
     return result.returncode, result.stdout, result.stderr
 
 
-def spawn_detached(state_dir, program_args, log_name, python=None):
+def spawn_detached(state_dir, program_args, log_name, python=None, extra_env=None):
     """Start ``python -m sutazai_chaos_reaper._ledger <program_args>`` detached; returns its PID.
 
     This is the one place in the collection that starts a process meant to outlive
@@ -320,7 +320,7 @@ def spawn_detached(state_dir, program_args, log_name, python=None):
     import subprocess
 
     lib = install_program(state_dir)
-    env = dict(os.environ, PYTHONPATH=lib)
+    env = dict(os.environ, PYTHONPATH=lib, **(extra_env or {}))
     with open(os.devnull, "rb") as devnull, open(os.path.join(state_dir, log_name), "ab") as log:
         process = subprocess.Popen(
             [python or sys.executable, "-m", PROGRAM_PACKAGE + "._ledger"] + list(program_args),

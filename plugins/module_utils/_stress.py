@@ -192,10 +192,13 @@ class StressTarget:
         return "/proc/%d/root%s" % (self.container["pid"], path if path.startswith("/") else "/" + path)
 
 
-def start_stress(state_dir, target, argv):
-    """Start stress-ng for a target; returns the PID (its process group) once it is seen running."""
+MARKER_VARIABLE = "SUTAZAI_CHAOS_MARK"
+
+
+def start_stress(state_dir, target, argv, marker):
+    """Start stress-ng for a target, its processes marked in their environment; returns its PID once running."""
     pid = spawn_detached(state_dir, ["--exec-in-cgroups", json.dumps(procs_files(target.dirs)), "--"] + argv,
-                         "stress.log")
+                         "stress.log", extra_env={MARKER_VARIABLE: marker})
     end = time.monotonic() + START_CHECK_SECONDS
     while time.monotonic() < end:
         time.sleep(0.05)
@@ -231,6 +234,11 @@ def _container_step(target, params):
     return {"container": target.container["id"], "docker_host": params["docker_host"], "tls": tls_settings(params)}
 
 
+def _requested(spec):
+    """What the user asked for: a disk fill's size follows the free space, so it is compared by its request."""
+    return {k: v for k, v in spec.items() if k not in ("file", "bytes")} if "request" in spec else spec
+
+
 class ResourceStress:
     """Plan and apply the stress faults of one module call; one ledger entry per (target, kind)."""
 
@@ -253,7 +261,7 @@ class ResourceStress:
                                  % (cpu["load"], NOTHING_CHANGED))
             if cpu["workers"] < 1:
                 raise ChaosError("cpu.workers must be at least 1. %s" % NOTHING_CHANGED)
-            spec["cpu"] = {"workers": cpu["workers"], "load": int(cpu["load"])}
+            spec["cpu"] = {"workers": cpu["workers"], "load": int(round(cpu["load"]))}
         if p.get("memory"):
             spec.update(self._memory(target, p["memory"]))
         if p.get("io"):
@@ -311,7 +319,8 @@ class ResourceStress:
         if size > free:
             raise ChaosError("disk_fill of %d bytes is more than the %d bytes free in %s. %s"
                              % (size, free, path, NOTHING_CHANGED))
-        return {"path": path, "bytes": size}
+        request = {"percent": fill["percent"]} if fill.get("percent") is not None else {"size": fill["size"]}
+        return {"path": path, "bytes": size, "request": request}
 
     def _io_limit(self, target, limits):
         if target.container is None:
@@ -337,7 +346,9 @@ class ResourceStress:
         state_dir, duration = self.params["state_dir"], self.params["duration"]
         if kind == "stress":
             argv = stress_ng_argv(spec, duration, target.host_path("/tmp"))
-            return [], lambda: start_stress(state_dir, target, argv)
+            marker = os.urandom(8).hex()
+            undo = [{"type": "signal", "marker": "%s=%s" % (MARKER_VARIABLE, marker), "expect_cmd": "stress-ng"}]
+            return undo, lambda: start_stress(state_dir, target, argv, marker)
         if kind == "disk_fill":
             name = "%s%d-%s.bin" % (FILL_PREFIX, int(time.time()), os.urandom(3).hex())
             inner = spec["path"].rstrip("/") + "/" + name
@@ -364,7 +375,7 @@ class ResourceStress:
                 result = {"target": target.record["name"], "compose_service": target.record.get("compose_service"),
                           "kind": kind, "spec": spec, "changed": True}
                 old = held.get(kind)
-                if old and {k: v for k, v in old["spec"].items() if k != "file"} == spec:
+                if old and _requested(old["spec"]) == _requested(spec):
                     result.update(changed=False, note="the same stress is already active", entry_id=old["id"])
                     results.append(result)
                     continue
@@ -375,7 +386,6 @@ class ResourceStress:
                     undo, action = self._undo_and_action(kind, target, spec)
                     entry, pid = self.txn.apply(kind, target.record, spec, undo, self.params["duration"], action)
                     if kind == "stress":
-                        self.txn.set_undo(entry, [{"type": "signal", "pid": pid, "expect_cmd": "stress-ng"}])
                         result["pid"] = pid
                     result.update(entry_id=entry["id"], deadline=entry["deadline"])
                 results.append(result)

@@ -9,13 +9,14 @@ Standard library only: this file is part of the reaper program (see
 
 * ``docker_api``   an Engine API call (unpause, start), over the unix socket or TCP/TLS
 * ``argv``         a command (tc, iptables), optionally inside a container's network namespace
-* ``signal``       signal a process group we started (stress-ng), only if it is still ours
+* ``signal``       signal the processes we started (stress-ng), found by an environment marker
 * ``remove_file``  delete a file we created (disk fill), also inside a container's filesystem
 * ``write_file``   write a value back (cgroup throttles)
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -148,22 +149,42 @@ def _process_matches(pid, expect_cmd):
     return state != "Z" and expect_cmd in cmdline
 
 
-def _undo_signal(step):
-    """TERM the process group we started, then KILL it if it is still there after a grace period."""
-    pid = int(step["pid"])
-    if not _process_matches(pid, step.get("expect_cmd", "")):
-        return "process %d already gone" % pid
-    for sig, wait in ((signal.SIGTERM, SIGNAL_GRACE_SECONDS), (signal.SIGKILL, 1.0)):
+def _marked_processes(marker):
+    """PIDs whose environment carries ``marker`` (set by the module when it started them)."""
+    needle = marker.encode() + b"\0"
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return "process group %d already gone" % pid
+            with open("/proc/%s/environ" % name, "rb") as handle:
+                if needle in handle.read() + b"\0":
+                    pids.append(int(name))
+        except OSError:
+            continue
+    return pids
+
+
+def _undo_signal(step):
+    """TERM the processes we started (found by their environment marker), then KILL what is left.
+
+    The marker is chosen before the processes start, so this undo is in the ledger before they exist;
+    a PID could be reused by the time of the undo, a marker cannot.
+    """
+    marker, expect = step["marker"], step.get("expect_cmd", "")
+    for sig, wait in ((signal.SIGTERM, SIGNAL_GRACE_SECONDS), (signal.SIGKILL, 1.0)):
+        pids = [pid for pid in _marked_processes(marker) if _process_matches(pid, expect)]
+        if not pids:
+            return "no process of ours left" if sig == signal.SIGTERM else "processes ended (SIGTERM)"
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         end = time.monotonic() + wait
         while time.monotonic() < end:
-            if not _process_matches(pid, step.get("expect_cmd", "")):
-                return "process group %d ended (%s)" % (pid, sig.name)
+            if not any(_process_matches(pid, expect) for pid in pids):
+                return "%d process(es) ended (%s)" % (len(pids), sig.name)
             time.sleep(0.05)
-    raise LedgerError("process group %d did not end after SIGKILL" % pid)
+    raise LedgerError("processes marked %s did not end after SIGKILL" % marker)
 
 
 def container_root(step):

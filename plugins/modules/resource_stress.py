@@ -50,7 +50,7 @@ options:
         type: int
         default: 1
       load:
-        description: Load of each worker, in percent (1 to 100).
+        description: Load of each worker, in percent (1 to 100), rounded to a whole percent.
         type: float
         default: 100
   memory:

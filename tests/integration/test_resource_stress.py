@@ -569,9 +569,6 @@ def test_same_spec_twice_then_a_different_one(containers, state_dir, tmp_path):
     assert not stress_groups(target)
 
 
-@pytest.mark.xfail(strict=True, reason="disk_fill.percent is resolved against the free space that the active fill "
-                   "file already took, so the same call again plans a smaller size and replaces the file "
-                   "(plugins/module_utils/_stress.py ResourceStress._disk_fill and inject's spec comparison)")
 def test_same_disk_fill_percent_twice_is_idempotent(containers, state_dir, tmp_path):
     target = containers("fillidem")
     args = stress_args(target, state_dir, disk_fill={"path": "/tmp", "percent": 1})
