@@ -32,6 +32,7 @@ need procps         command -v pgrep
 need iproute2       command -v ip
 need util-linux     command -v nsenter
 need curl           command -v curl
+need prometheus     test -x /usr/bin/prometheus   # health_probe integration tests start their own on 127.0.0.1
 need python3-venv   sh -c '/usr/bin/python3 -c "import ensurepip, venv" && ls /usr/share/python-wheels/pip-*.whl'
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! is_root; then
