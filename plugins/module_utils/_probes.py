@@ -2,119 +2,56 @@
 # Copyright (c) sutazai.chaos contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Health probes (http, tcp, container) and the wait-until-healthy loop, on a monotonic clock."""
+"""Running health probes: one poll of all probes at once, the wait-until loop and sampling, on a monotonic clock.
+
+The probes of each kind (and their validation) are in ``_probe_types``."""
 
 from __future__ import annotations
 
 import concurrent.futures
-import re
-import socket
+import http.client
 import time
 import urllib.error
-from urllib.parse import urlsplit
-
-from ansible.module_utils.urls import open_url
 
 from ._common import ChaosError
+from ._probe_types import CHECKS, COMPARATORS, PROBE_TYPES, validate_probe  # noqa: F401 pylint: disable=unused-import
 
-PROBE_TYPES = ("http", "tcp", "container")
 MIN_INTERVAL = 0.1
 
 
-def validate_probe(probe):
-    """Raise ChaosError for a probe that can never work; returns the probe."""
-    kind = probe.get("type")
-    name = probe.get("name") or "?"
-    if kind not in PROBE_TYPES:
-        raise ChaosError("probe %s: unknown type %r (expected one of %s)" % (name, kind, ", ".join(PROBE_TYPES)))
-    if kind == "http":
-        parts = urlsplit(probe.get("url") or "")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChaosError("probe %s: url %r is not an http(s) URL with a host" % (name, probe.get("url")))
-        if probe.get("body_regex"):
-            try:
-                re.compile(probe["body_regex"])
-            except re.error as exc:
-                raise ChaosError("probe %s: body_regex is not a valid regular expression: %s" % (name, exc))
-    elif kind == "tcp":
-        if not probe.get("host") or not isinstance(probe.get("port"), int) or not 0 < probe["port"] < 65536:
-            raise ChaosError("probe %s: a tcp probe needs host and a port between 1 and 65535" % name)
-    elif not probe.get("container"):
-        raise ChaosError("probe %s: a container probe needs container (a name or id)" % name)
-    return probe
+def run_probe(probe, client=None, timeout=2.0, runner=None):
+    """One probe, never raising for the probed system's faults: a dict with healthy/detail/latency.
 
-
-def _http(probe, timeout):
-    try:
-        # no netrc credentials and no transparent gunzip: the probe sees what a plain client sees
-        with open_url(probe["url"], method=probe.get("method") or "GET", headers=probe.get("headers") or {},
-                      timeout=timeout, validate_certs=probe.get("validate_certs", True), use_netrc=False,
-                      decompress=False) as response:
-            status, body = response.status, response.read(65536).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(65536).decode("utf-8", "replace")
-    expected = probe.get("status") or [200]
-    if status not in expected:
-        return False, "HTTP %s (expected %s)" % (status, expected)
-    if probe.get("body_regex") and not re.search(probe["body_regex"], body):
-        return False, "HTTP %s but the body does not match %r" % (status, probe["body_regex"])
-    return True, "HTTP %s" % status
-
-
-def _tcp(probe, timeout):
-    with socket.create_connection((probe["host"], probe["port"]), timeout=timeout):
-        return True, "connected"
-
-
-def _container(probe, client):
-    from ._docker import inspect  # only container probes need the Docker SDK
-
-    if client is None:
-        raise ChaosError("probe %s: container probes need the Docker engine" % probe.get("name"))
-    info = inspect(client, probe["container"])
-    if info is None:
-        return False, "no such container"
-    container = client.containers.get(info["id"])
-    health = ((container.attrs.get("State") or {}).get("Health") or {}).get("Status")
-    if info["status"] != "running":
-        return False, "status %s" % info["status"]
-    if health not in (None, "healthy"):
-        return False, "health %s" % health
-    return True, "running" + (", healthy" if health else "")
-
-
-def run_probe(probe, client=None, timeout=2.0):
-    """One probe, never raising for the probed system's faults: a dict with healthy/detail/latency."""
+    ``runner(argv, timeout) -> (rc, stdout, stderr)`` runs command probes (the module passes run_command).
+    """
     started = time.monotonic()
+    extra = {}
     try:
-        if probe["type"] == "http":
-            healthy, detail = _http(probe, timeout)
-        elif probe["type"] == "tcp":
-            healthy, detail = _tcp(probe, timeout)
-        else:
-            healthy, detail = _container(probe, client)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
+        healthy, detail, extra = CHECKS[probe["type"]](probe, timeout, client=client, runner=runner)
+    except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
         healthy, detail = False, "%s: %s" % (type(exc).__name__, exc)
-    return {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": detail,
-            "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
+    result = {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": detail,
+              "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
+    result.update(extra)
+    return result
 
 
-def run_all(probes, client=None, timeout=2.0):
+def run_all(probes, client=None, timeout=2.0, runner=None):
     """Every probe once, at the same time (a slow one does not delay the others' answers).
 
     Returns (all healthy, health score 0..1, results in the order of ``probes``).
     """
     if len(probes) > 1:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(probes), 16)) as pool:
-            results = list(pool.map(lambda probe: run_probe(probe, client, timeout), probes))
+            results = list(pool.map(lambda probe: run_probe(probe, client, timeout, runner), probes))
     else:
-        results = [run_probe(p, client, timeout) for p in probes]
+        results = [run_probe(p, client, timeout, runner) for p in probes]
     healthy = sum(1 for r in results if r["healthy"])
     return healthy == len(results), (healthy / len(results)) if results else 1.0, results
 
 
 def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, client=None, since_monotonic=None,
-               probe_timeout=2.0, clock=time.monotonic, sleep=time.sleep):
+               probe_timeout=2.0, clock=time.monotonic, sleep=time.sleep, runner=None):
     """Poll until every probe is healthy (or, with ``want_healthy=False``, until one is not).
 
     Returns ``(satisfied, elapsed, last_results, polls)``; ``elapsed`` counts from ``since_monotonic`` (when
@@ -127,7 +64,7 @@ def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, cli
     streak, first_of_streak, polls, results = 0, None, 0, []
     while True:
         poll_started = clock()
-        all_healthy, _score, results = run_all(probes, client, probe_timeout)
+        all_healthy, _score, results = run_all(probes, client, probe_timeout, runner)
         answered = clock()
         polls += 1
         if all_healthy == want_healthy:
@@ -189,7 +126,7 @@ def abort_check(abort_when, stop_flag_set):
 
 
 def sample(probes, duration, interval, client=None, probe_timeout=2.0, abort=None, clock=time.monotonic,
-           sleep=time.sleep):
+           sleep=time.sleep, runner=None):
     """Probe every ``interval`` for ``duration`` seconds; returns (summary, timeline, abort_reason).
 
     ``abort(summary_so_far, last_poll)`` returns a reason to stop at once (or None).
@@ -198,7 +135,7 @@ def sample(probes, duration, interval, client=None, probe_timeout=2.0, abort=Non
     timeline = []
     while clock() - start < duration:
         poll_started = clock()
-        all_healthy, score, results = run_all(probes, client, probe_timeout)
+        all_healthy, score, results = run_all(probes, client, probe_timeout, runner)
         timeline.append({"t": round(poll_started - start, 3), "healthy": all_healthy, "health_score": score,
                          "probes": results})
         reason = abort(summarize(timeline), timeline[-1]) if abort else None

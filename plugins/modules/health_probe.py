@@ -8,10 +8,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: health_probe
-short_description: Probe services (HTTP, TCP, container) once, or until they are healthy, and time it
+short_description: Probe services (HTTP, TCP, container, command, Prometheus) once, or until healthy, and time it
 version_added: 0.1.0
 description:
   - Runs health probes from the host the module runs on. Never changes anything.
+  - Probes of one poll run at the same time. A probe that cannot work (bad URL, invalid JMESPath or regular
+    expression, command not found, missing option) fails the task before any probe runs.
   - V(once) returns the verdict. V(until_healthy) polls every O(interval) until O(success_threshold) consecutive
     polls find every probe healthy, and returns C(recovery_seconds) counted from O(since) (for example the
     time of the injection) or from the module's start. V(until_unhealthy) times how long an outage takes to
@@ -44,16 +46,16 @@ options:
         description: The kind of probe.
         type: str
         required: true
-        choices: [http, tcp, container]
+        choices: [http, tcp, container, command, prometheus]
       url:
-        description: For V(http), the URL.
+        description: For V(http), the URL (http or https, with a host).
         type: str
       method:
         description: For V(http), the method.
         type: str
         default: GET
       headers:
-        description: For V(http), request headers.
+        description: For V(http) and V(prometheus), request headers.
         type: dict
       status:
         description: For V(http), the status codes that count as healthy.
@@ -63,8 +65,22 @@ options:
       body_regex:
         description: For V(http), a regular expression the body must match.
         type: str
+      json_query:
+        description:
+          - For V(http), a JMESPath expression evaluated on the body parsed as JSON (needs the C(jmespath) Python
+            library on the host the module runs on). An invalid expression fails the task before any probe runs.
+          - Without O(probes[].expect), the result must be truthy (not null, false, 0, empty).
+        type: str
+      expect:
+        description:
+          - For V(http) with O(probes[].json_query), the value the query must return (compared as JSON values, so
+            V(true) is not V(1)).
+        type: raw
+      max_latency_ms:
+        description: For V(http), the slowest answer (milliseconds) that still counts as healthy.
+        type: float
       validate_certs:
-        description: For V(http) over HTTPS, verify the certificate.
+        description: For V(http) and V(prometheus) over HTTPS, verify the certificate.
         type: bool
         default: true
       host:
@@ -76,6 +92,41 @@ options:
       container:
         description: For V(container), a name or id; healthy when running and, if it has a healthcheck, healthy.
         type: str
+      max_restarts:
+        description:
+          - For V(container), the most restarts (the engine's C(RestartCount)) that still count as healthy.
+            The detail always reports C(restart_count).
+        type: int
+      argv:
+        description:
+          - For V(command), the command and its arguments, run without a shell on the host the module runs on
+            (under C(timeout) with O(probe_timeout) when C(timeout) is installed; exit code 124 means it took
+            too long). The command must be found when the task starts.
+        type: list
+        elements: str
+      rc:
+        description: For V(command), the exit code that counts as healthy.
+        type: int
+        default: 0
+      stdout_regex:
+        description: For V(command), a regular expression the standard output must match.
+        type: str
+      prometheus_url:
+        description: For V(prometheus), the base URL of the Prometheus server (for example V(http://127.0.0.1:9090)).
+        type: str
+      query:
+        description:
+          - For V(prometheus), a PromQL expression run as an instant query (C(/api/v1/query)). Healthy when it
+            returns at least one sample and every sample satisfies O(probes[].comparator) O(probes[].threshold);
+            no samples is unhealthy (C(no data)), and so is an unreachable Prometheus.
+        type: str
+      comparator:
+        description: For V(prometheus), how each sample is compared with O(probes[].threshold).
+        type: str
+        choices: ['<', '<=', '>', '>=', '==', '!=']
+      threshold:
+        description: For V(prometheus), the number each sample is compared with.
+        type: float
   mode:
     description: What to do with the probes.
     type: str
@@ -125,7 +176,9 @@ options:
     type: float
     default: 2.0
   fail_when_unhealthy:
-    description: In V(once) mode, fail when not every probe is healthy.
+    description:
+      - In V(once) mode, fail when not every probe is healthy; the message gives each failing probe's detail
+        (for example that the Prometheus at a URL is unreachable).
     type: bool
     default: false
 """
@@ -136,6 +189,25 @@ EXAMPLES = r"""
     probes:
       - {name: backend, type: http, url: "http://127.0.0.1:18000/health"}
       - {name: redis, type: tcp, host: 127.0.0.1, port: 16379}
+    fail_when_unhealthy: true
+
+- name: Steady state from the backend's JSON, a command and Prometheus
+  sutazai.chaos.health_probe:
+    probes:
+      - name: redis-dependency
+        type: http
+        url: "http://127.0.0.1:18000/health"
+        json_query: dependencies.redis.ok
+        expect: true
+        max_latency_ms: 500
+      - {name: postgres, type: command, argv: [pg_isready, -h, 127.0.0.1, -p, "15432"]}
+      - {name: backend-restarts, type: container, container: sutazai-demo-backend-1, max_restarts: 0}
+      - name: error-ratio
+        type: prometheus
+        prometheus_url: "http://127.0.0.1:9090"
+        query: sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))
+        comparator: "<"
+        threshold: 0.01
     fail_when_unhealthy: true
 
 - name: Time to recover after the kill
@@ -159,7 +231,9 @@ health_score:
   returned: always
   type: float
 probes:
-  description: Results of the last poll, one per probe (name, type, healthy, detail, latency_ms).
+  description:
+    - Results of the last poll, one per probe (name, type, healthy, detail, latency_ms), plus C(restart_count)
+      for container probes, C(rc) for command probes and C(samples) (how many) for Prometheus probes.
   returned: always
   type: list
   elements: dict
@@ -198,6 +272,10 @@ timeline:
   returned: when mode is sample
   type: list
   elements: dict
+started_at:
+  description: In V(sample) mode, the epoch time of the first poll (the timeline's C(t) counts from it).
+  returned: when mode is sample
+  type: float
 aborted:
   description: In V(sample) mode, why the sampling was aborted (null when it ran its course).
   returned: when mode is sample
@@ -210,21 +288,52 @@ from ..module_utils._common import ChaosError
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect
 from ..module_utils._module import build_module, exit_or_fail
 from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger
-from ..module_utils._probes import MIN_INTERVAL, abort_check, run_all, sample, validate_probe, wait_until
+from ..module_utils._probes import (
+    COMPARATORS, MIN_INTERVAL, PROBE_TYPES, abort_check, run_all, sample, validate_probe, wait_until,
+)
+
+
+def command_runner(module, probes):
+    """``run(argv, timeout) -> (rc, out, err)`` for command probes (None without any); each command is found now."""
+    commands = [p for p in probes if p["type"] == "command"]
+    if not commands:
+        return None
+    for probe in commands:
+        if "/" not in probe["argv"][0] and not module.get_bin_path(probe["argv"][0]):
+            raise ChaosError("probe %s: command %r not found in PATH" % (probe["name"], probe["argv"][0]))
+    timeout_bin = module.get_bin_path("timeout")
+
+    def run(argv, timeout):
+        if timeout_bin:  # run_command has no timeout of its own; a hung command must not hold the poll
+            argv = [timeout_bin, "--kill-after=1", "%g" % timeout] + argv
+        return module.run_command(argv, environ_update={"LC_ALL": "C"}, expand_user_and_vars=False,
+                                  handle_exceptions=False)
+    return run
 
 
 PROBE_OPTIONS = dict(
     name=dict(type="str"),
-    type=dict(type="str", required=True, choices=["http", "tcp", "container"]),
+    type=dict(type="str", required=True, choices=list(PROBE_TYPES)),
     url=dict(type="str"),
     method=dict(type="str", default="GET"),
     headers=dict(type="dict"),
     status=dict(type="list", elements="int", default=[200]),
     body_regex=dict(type="str"),
+    json_query=dict(type="str"),
+    expect=dict(type="raw"),
+    max_latency_ms=dict(type="float"),
     validate_certs=dict(type="bool", default=True),
     host=dict(type="str"),
     port=dict(type="int"),
     container=dict(type="str"),
+    max_restarts=dict(type="int"),
+    argv=dict(type="list", elements="str"),
+    rc=dict(type="int", default=0),
+    stdout_regex=dict(type="str"),
+    prometheus_url=dict(type="str"),
+    query=dict(type="str"),
+    comparator=dict(type="str", choices=list(COMPARATORS)),
+    threshold=dict(type="float"),
 )
 
 OWN_SPEC = dict(
@@ -260,8 +369,9 @@ def main():
             probe = dict(probe, name=probe.get("name") or "probe-%d" % index)
             probes.append(validate_probe(probe))
         client = connect(params) if any(p["type"] == "container" for p in probes) else None
+        runner = command_runner(module, probes)
         if params["mode"] == "once":
-            healthy, score, results = run_all(probes, client, params["probe_timeout"])
+            healthy, score, results = run_all(probes, client, params["probe_timeout"], runner)
             result = dict(changed=False, healthy=healthy, health_score=score, probes=results, polls=1)
             if params["fail_when_unhealthy"] and not healthy:
                 raise ChaosError("unhealthy: %s" % "; ".join(
@@ -270,12 +380,14 @@ def main():
         if params["mode"] == "sample":
             if params["duration"] <= 0:
                 raise ChaosError("duration must be above 0 seconds for mode sample")
+            started_at = time.time()
             summary, timeline, aborted = sample(probes, params["duration"], params["interval"], client,
                                                 params["probe_timeout"],
-                                                abort_check(params["abort_when"] or {"emergency_stop": True}, Ledger(params["state_dir"]).stop_flag_set))
+                                                abort_check(params["abort_when"] or {"emergency_stop": True}, Ledger(params["state_dir"]).stop_flag_set),
+                                                runner=runner)
             last = timeline[-1] if timeline else {"healthy": False, "health_score": 0.0, "probes": []}
             result = dict(changed=False, healthy=last["healthy"], health_score=last["health_score"],
-                          probes=last["probes"], timeline=timeline, aborted=aborted,
+                          probes=last["probes"], timeline=timeline, aborted=aborted, started_at=started_at,
                           **{k: summary[k] for k in ("polls", "availability", "error_rate", "latency_ms")})
             if aborted:
                 raise ChaosError("sampling aborted after %d polls: %s" % (summary["polls"], aborted), **result)
@@ -286,7 +398,7 @@ def main():
         want_healthy = params["mode"] == "until_healthy"
         satisfied, elapsed, results, polls = wait_until(
             probes, want_healthy, params["timeout"], params["interval"], params["success_threshold"], client,
-            since, params["probe_timeout"])
+            since, params["probe_timeout"], runner=runner)
         healthy = all(r["healthy"] for r in results)
         result = dict(changed=False, healthy=healthy, probes=results, polls=polls,
                       health_score=sum(1 for r in results if r["healthy"]) / len(results))

@@ -50,7 +50,7 @@ def scripted(monkeypatch):
     def install(script):
         verdicts = iter(script)
 
-        def fake_run_all(probes, client=None, timeout=2.0):
+        def fake_run_all(probes, client=None, timeout=2.0, runner=None):
             healthy = next(verdicts) == "H"
             fake.now += PROBE_SECONDS
             return healthy, 1.0 if healthy else 0.0, [{"name": "p", "healthy": healthy}]
@@ -118,7 +118,7 @@ def test_wait_until_slow_probe_does_not_sleep_negative(monkeypatch):
     fake = FakeTime()
     verdicts = iter("UH")
 
-    def slow_run_all(probes, client=None, timeout=2.0):
+    def slow_run_all(probes, client=None, timeout=2.0, runner=None):
         fake.now += 3.0  # slower than the interval
         return next(verdicts) == "H", 0.0, []
 
@@ -147,7 +147,7 @@ def test_validate_probe_accepts(probe):
 @pytest.mark.parametrize(
     "probe, fragment",
     [
-        ({"name": "x", "type": "smtp"}, "probe x: unknown type 'smtp' (expected one of http, tcp, container)"),
+        ({"name": "x", "type": "smtp"}, "probe x: unknown type 'smtp' (expected one of http, tcp, container, command, prometheus)"),
         ({"type": None}, "probe ?: unknown type None"),
         ({"type": "http", "url": "ftp://host/"}, "is not an http(s) URL with a host"),
         ({"type": "http", "url": "http://"}, "is not an http(s) URL with a host"),
@@ -297,12 +297,12 @@ class _FakeClient:
 @pytest.mark.parametrize(
     "container, healthy, detail",
     [
-        (_FakeContainer("running"), True, "running"),
-        (_FakeContainer("running", "healthy"), True, "running, healthy"),
-        (_FakeContainer("running", "unhealthy"), False, "health unhealthy"),
-        (_FakeContainer("running", "starting"), False, "health starting"),
-        (_FakeContainer("exited"), False, "status exited"),
-        (_FakeContainer("paused"), False, "status paused"),
+        (_FakeContainer("running"), True, "running, restart_count 0"),
+        (_FakeContainer("running", "healthy"), True, "running, healthy, restart_count 0"),
+        (_FakeContainer("running", "unhealthy"), False, "health unhealthy, restart_count 0"),
+        (_FakeContainer("running", "starting"), False, "health starting, restart_count 0"),
+        (_FakeContainer("exited"), False, "status exited, restart_count 0"),
+        (_FakeContainer("paused"), False, "status paused, restart_count 0"),
         (None, False, "no such container"),
     ],
 )
