@@ -77,7 +77,7 @@ reverted:
   returned: always
   type: list
   elements: dict
-failed:
+not_undone:
   description: Faults whose undo failed (the module then fails; they stay active and the reaper retries).
   returned: always
   type: list
@@ -96,8 +96,7 @@ import socket
 import time
 
 from ..module_utils._common import ChaosError
-from ..module_utils._fault import revert_matching
-from ..module_utils._ledger import DEFAULT_STATE_DIR, STOP_FLAG, Ledger, LedgerError
+from ..module_utils._ledger import DEFAULT_STATE_DIR, STOP_FLAG, Ledger, LedgerError, revert_entries
 from ..module_utils._module import build_module, exit_or_fail, run_argv_with
 
 OWN_SPEC = dict(
@@ -152,11 +151,13 @@ def main():
                 # The flag goes first: from now on no fault module injects, so nothing new races the undo.
                 write_flag(ledger, path, flag)
                 ledger.audit("emergency_stop", {"kind": "emergency_stop"}, flag=flag)
-        reverted, failed = revert_matching(params["state_dir"], lambda entry: True, run_argv_with(module),
-                                           module.check_mode)
+        if module.check_mode:
+            reverted, failed = ledger.entries(), []
+        else:
+            reverted, failed = revert_entries(ledger, lambda entry: True, "emergency-stop", run_argv_with(module))
         result = dict(changed=before is None or bool(reverted), flag=flag, flag_path=path,
                       reverted=[{k: e.get(k) for k in SHOWN_FIELDS} for e in reverted],
-                      failed=[{k: e.get(k) for k in SHOWN_FIELDS} for e in failed],
+                      not_undone=[{k: e.get(k) for k in SHOWN_FIELDS} for e in failed],
                       elapsed_seconds=round(time.monotonic() - started, 3))
         if module._diff:
             result["diff"] = {"before": {"flag": before}, "after": {"flag": flag}}
@@ -177,7 +178,7 @@ def main():
             except OSError as exc:
                 raise LedgerError("cannot remove the emergency-stop flag %s: %s" % (path, exc))
             Ledger(params["state_dir"]).audit("emergency_stop_cleared", {"kind": "emergency_stop"}, flag=before)
-        result = dict(changed=before is not None, flag=None, flag_path=path, reverted=[], failed=[],
+        result = dict(changed=before is not None, flag=None, flag_path=path, reverted=[], not_undone=[],
                       elapsed_seconds=0.0)
         if module._diff:
             result["diff"] = {"before": {"flag": before}, "after": {"flag": None}}
