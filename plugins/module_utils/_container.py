@@ -139,6 +139,7 @@ class ContainerChaos:
         target = {"id": container["id"], "name": container["name"], "compose_service": container["compose_service"]}
         spec = {"action": self.action}
         docker_container = self.client.containers.get(container["id"])
+        result["injected_at"] = time.time()  # when the fault itself started, for MTTR (not the task's start)
         if self.action in REVERSIBLE:
             _kind, engine_call, expect_state = REVERSIBLE[self.action]
             action = docker_container.pause if self.action == "pause" else \

@@ -139,6 +139,10 @@ containers:
     changed:
       description: Whether this container was changed.
       type: bool
+    injected_at:
+      description: Epoch time at which the fault was applied (time to recover counts from it).
+      type: float
+      returned: when the container was changed
     entry_id:
       description: Ledger entry of a reversible fault.
       type: str

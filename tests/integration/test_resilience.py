@@ -31,8 +31,9 @@ def test_redis_kill_cascade_on_the_demo_stack(demo_stack, tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     summary = json.load(open(glob.glob(str(tmp_path / "resilience-quick-*.json"))[0]))
     (case,) = summary["services"]
-    print("redis kill: mttr %.3f s, affected %s, depth %s" % (case["mttr_seconds"], case["affected"],
-                                                              case["cascade_depth"]))
+    print("redis kill: mttr %.3f s, affected %s, depth %s, watch lead %s s" % (
+        case["mttr_seconds"], case["affected"], case["cascade_depth"], case["watch_lead_seconds"]))
+    assert case["watch_lead_seconds"] > 0, "the watch started after the kill: the failure was not observed whole"
     assert case["name"] == "redis" and case["failure"] == "kill"
     assert {"backend", "frontend"} <= set(case["affected"])
     assert "postgres" in case["unaffected"] and "postgres" not in case["affected"]
