@@ -153,9 +153,10 @@ def check_window(windows, moment, required):
     if not windows:
         return _check(None, None, True, "no maintenance windows given", skipped=True), None, None
     inside = matching_windows(windows, moment)
-    detail = ("now (%s) is inside %s" % (moment.isoformat(), ", ".join(inside)) if inside
-              else "now (%s) is outside every window (%s)" % (moment.isoformat(),
-                                                               "; ".join(w["text"] for w in windows)))
+    if inside:
+        detail = "now (%s) is inside %s" % (moment.isoformat(), ", ".join(inside))
+    else:
+        detail = "now (%s) is outside every window (%s)" % (moment.isoformat(), "; ".join(w["text"] for w in windows))
     ok = bool(inside) or not required
     reason = None if ok else "outside every maintenance window and require_window is true: %s" % detail
     return _check(bool(inside), "required" if required else "informational", ok, detail), reason, bool(inside)

@@ -56,8 +56,7 @@ def failed_checks(result):
 def test_guard_verdicts_against_the_demo_stack(demo_up, state_dir):
     sd = str(state_dir)
     unreachable = dict(name="nothing-there", type="tcp", host="127.0.0.1", port=closed_port())
-    (healthy, healthy_check, down, down_fails, inside, outside, no_window_needed, flagged, protected,
-     protected_by_container, safe_mode_two, safe_mode_one, _clear) = run_modules([
+    calls = [
         guard(sd, probes=DEMO),
         guard(sd, probes=DEMO, check=True),
         guard(sd, probes=DEMO[:2] + [unreachable]),
@@ -71,7 +70,9 @@ def test_guard_verdicts_against_the_demo_stack(demo_up, state_dir):
         guard(sd, safe_mode=True, planned_targets=["redis", "frontend"], planned_duration=30),
         guard(sd, safe_mode=True, planned_targets=["redis"], planned_duration=30),
         {"module": "chaos_emergency_stop", "args": {"state_dir": sd, "state": "absent"}},
-    ], state_dir)
+    ]
+    (healthy, healthy_check, down, down_fails, inside, outside, no_window_needed, flagged, protected,
+     protected_by_container, safe_mode_two, safe_mode_one, _clear) = run_modules(calls, state_dir)
 
     assert healthy.get("failed") is not True, healthy
     assert healthy["safe"] is True and healthy["reasons"] == [] and healthy["changed"] is False

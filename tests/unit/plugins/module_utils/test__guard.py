@@ -110,8 +110,9 @@ def test_ratio(flags, ratio, verdict):
         assert "below min_healthy_ratio %s" % ratio in reason and "ConnectionRefusedError" in reason
 
 
-@pytest.mark.parametrize("figure, ceiling, verdict", [(12.0, 85, PASS), (85.0, 85, PASS), (85.06, 85, FAIL),
-                                                       (99.9, 90, FAIL)])
+@pytest.mark.parametrize("figure, ceiling, verdict", [
+    (12.0, 85, PASS), (85.0, 85, PASS), (85.06, 85, FAIL), (99.9, 90, FAIL),
+])
 def test_ceilings(figure, ceiling, verdict):
     check, reason = check_ceiling("CPU", figure, ceiling)
     assert check["verdict"] == verdict
