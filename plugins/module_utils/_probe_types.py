@@ -255,8 +255,8 @@ def parse_prometheus_response(document):
     if not isinstance(document, dict):
         raise PrometheusError("the answer is not a JSON object")
     if document.get("status") != "success":
-        raise PrometheusError("query failed: %s: %s" % (document.get("errorType") or document.get("status"),
-                                                         document.get("error") or "no error text"))
+        kind = document.get("errorType") or document.get("status")
+        raise PrometheusError("query failed: %s: %s" % (kind, document.get("error") or "no error text"))
     data = document.get("data") or {}
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar":
@@ -285,8 +285,8 @@ def judge_samples(samples, comparator, threshold):
         shown = ", ".join("%g" % v for v in values[:5]) + (", ..." if len(values) > 5 else "")
         return True, "%d sample(s) %s %g (values %s)" % (len(samples), comparator, threshold, shown)
     shown = "; ".join("%s = %g" % (series_name(labels), value) for labels, value in failing[:3])
-    return False, "%d of %d sample(s) not %s %g: %s%s" % (len(failing), len(samples), comparator, threshold, shown,
-                                                         "; ..." if len(failing) > 3 else "")
+    more = "; ..." if len(failing) > 3 else ""
+    return False, "%d of %d sample(s) not %s %g: %s%s" % (len(failing), len(samples), comparator, threshold, shown, more)
 
 
 def prometheus_check(probe, timeout, **_ignored):
