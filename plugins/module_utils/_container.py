@@ -78,7 +78,8 @@ class ContainerChaos:
         self.params = params
         self.check_mode = check_mode
         self.action = params["action"]
-        self.txn = FaultTransaction(params["state_dir"], params["experiment_id"], run_argv)
+        self.txn = FaultTransaction(params["state_dir"], params["experiment_id"], run_argv,
+                                    params.get("experiment_id_given", True))
 
     def _undo_step(self, container, engine_call, expect_state):
         return {
@@ -104,12 +105,14 @@ class ContainerChaos:
         if not self.check_mode:
             self.txn.refuse_if_stopped()
         kind = REVERSIBLE.get(self.action, ("container_" + self.action,))[0]
-        held = self.txn.active_targets(kind) if self.action in REVERSIBLE else set()
+        held = self.txn.active_entries(kind) if self.action in REVERSIBLE else {}
         containers = list_containers(self.client)
         for container in containers:
             if container["id"] in held:
                 container["status"] = "running"  # already ours: selectable again, so re-runs stay idempotent
         selected, report = select_targets(containers, self.params, states=CANDIDATE_STATES[self.action])
+        for container in selected:  # before anything changes
+            self.txn.check_conflict(held.get(container["id"]), same_spec=True)
         results = []
         try:
             for container in selected:

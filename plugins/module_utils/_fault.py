@@ -33,9 +33,12 @@ FAULT_LIFETIME_ARG_SPEC = dict(
 class FaultTransaction:
     """Apply faults one by one; ``rollback()`` undoes every one applied so far."""
 
-    def __init__(self, state_dir, experiment_id, run_argv=None):
+    def __init__(self, state_dir, experiment_id, run_argv=None, explicit_experiment=True):
         self.ledger = Ledger(state_dir)
         self.experiment_id = experiment_id
+        # False when the id was made up for this call: then an identical fault held by another id is the
+        # same ad-hoc fault run again (idempotent), not a second experiment.
+        self.explicit_experiment = explicit_experiment
         self.run_argv = run_argv
         self.applied = []
         self.reaper_started = False
@@ -47,9 +50,27 @@ class FaultTransaction:
                 "until it is cleared (playbooks/resume-chaos.yml). %s" % (self.ledger.state_dir, NOTHING_CHANGED)
             )
 
-    def active_targets(self, kind):
-        """Ids of targets that hold an active entry of this kind (any experiment)."""
-        return {e["target"]["id"] for e in self.ledger.entries() if e.get("kind") == kind}
+    def active_entries(self, kind):
+        """Target id -> the active entry of this kind on it (any experiment)."""
+        return {e["target"]["id"]: e for e in self.ledger.entries() if e.get("kind") == kind}
+
+    def check_conflict(self, held, same_spec):
+        """Refuse a fault of a kind that another experiment already holds on this target.
+
+        Faults of different kinds on one target may be combined (a pause and a CPU stress, network loss and a
+        disk fill); the same kind twice may not: its undo would be ambiguous.
+        """
+        if held is None or held.get("experiment_id") == self.experiment_id:
+            return
+        if same_spec and not self.explicit_experiment:
+            return
+        until = held.get("deadline")
+        raise ChaosError(
+            "%s on %s is already held by experiment %s (%s); two experiments may not hold the same kind of fault "
+            "on one target. Wait for it to end, or undo it with chaos_rollback experiment_id=%s. %s"
+            % (held.get("kind"), (held.get("target") or {}).get("name"), held.get("experiment_id"),
+               "until %s" % time.strftime("%H:%M:%S", time.localtime(until)) if until else "no deadline",
+               held.get("experiment_id"), NOTHING_CHANGED))
 
     def apply(self, kind, target, spec, undo, duration, action):
         """Record, then run ``action()``; on failure run the undo of this entry and re-raise."""

@@ -219,6 +219,7 @@ class NetworkChaos:
                       "changed": True, "replaced": held["spec"] if held else None}
             # The spared traffic is part of the fault: turning the control-channel protection off is a change.
             spec = dict(self.params["fault"], spared=spared_traffic(self.params))
+            self.txn.check_conflict(held, same_spec=bool(held) and held["spec"] == spec)
             if held and held["spec"] == spec:
                 result.update(changed=False, note="the same fault is already active", entry_id=held["id"],
                               deadline=held["deadline"])

@@ -375,6 +375,7 @@ class ResourceStress:
                 result = {"target": target.record["name"], "compose_service": target.record.get("compose_service"),
                           "kind": kind, "spec": spec, "changed": True}
                 old = held.get(kind)
+                self.txn.check_conflict(old, same_spec=bool(old) and _requested(old["spec"]) == _requested(spec))
                 if old and _requested(old["spec"]) == _requested(spec):
                     result.update(changed=False, note="the same stress is already active", entry_id=old["id"])
                     results.append(result)

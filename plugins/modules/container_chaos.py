@@ -189,6 +189,7 @@ def main():
             if params["action"] in ("kill", "restart") and params["duration"] is not None:
                 raise ChaosError("duration does not apply to action=%s (the restart policy is its recovery). %s"
                                  % (params["action"], NOTHING_CHANGED))
+            params["experiment_id_given"] = params["experiment_id"] is not None
             params["experiment_id"] = params["experiment_id"] or new_experiment_id()
         if params["stop_timeout"] < 0:
             raise ChaosError("stop_timeout must be 0 or more seconds. %s" % NOTHING_CHANGED)

@@ -334,7 +334,8 @@ def main():
             module.get_bin_path(tool, required=True)
         present = params["state"] == "present"
         targets, client = _targets(module, params, run_argv)
-        txn = FaultTransaction(params["state_dir"], params["experiment_id"] or new_experiment_id(), run_argv)
+        txn = FaultTransaction(params["state_dir"], params["experiment_id"] or new_experiment_id(), run_argv,
+                               explicit_experiment=params["experiment_id"] is not None)
         chaos = NetworkChaos(params, run_argv, module.check_mode, txn)
         if not present:
             removed, leftovers = chaos.remove(targets)

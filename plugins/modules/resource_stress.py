@@ -222,7 +222,7 @@ def main():
     def body():
         present = params["state"] == "present"
         txn = FaultTransaction(params["state_dir"], params["experiment_id"] or new_experiment_id(),
-                               run_argv_with(module))
+                               run_argv_with(module), explicit_experiment=params["experiment_id"] is not None)
         if not present:
             stress = ResourceStress(params, txn, module.check_mode)
             removed = stress.remove(_targets(params))
