@@ -86,6 +86,20 @@ class Ledger:
             raise LedgerError("the ledger %s is not a sutazai.chaos ledger (no 'entries' list)" % self.path)
         return data
 
+    def quarantine_unreadable(self):
+        """Move an unreadable ledger aside (kept for inspection); True when one was moved."""
+        with open(os.path.join(self.state_dir, "ledger.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                try:
+                    self._load()
+                    return False
+                except LedgerError:
+                    os.replace(self.path, "%s.corrupt-%d" % (self.path, int(time.time())))
+                    return True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _save(self, data):
         done = [e for e in data["entries"] if e.get("state") != "active"]
         if len(done) > DONE_ENTRIES_KEPT:
@@ -222,29 +236,59 @@ def reap_once(ledger, now=None, run_argv=None):
     return revert_entries(ledger, lambda entry: _due(entry, now), "reaper", run_argv)
 
 
+def _restore_lost(ledger, known):
+    """Put back active entries the reaper knew and the file lost (the ledger was deleted or replaced)."""
+    if not known:
+        return []
+    with ledger.locked() as entries:
+        present = {e["id"] for e in entries}
+        lost = [entry for entry_id, entry in known.items() if entry_id not in present]
+        entries.extend(lost)
+    for entry in lost:
+        ledger.audit("restored", entry, reason="the ledger lost an active entry; the reaper put it back")
+    return lost
+
+
 def reaper_loop(state_dir):
-    """Run until no active entry has a deadline; exits at once if another reaper runs."""
+    """Run until no active entry has a deadline; exits at once if another reaper runs.
+
+    The reaper keeps its own copy of the active timed entries, so a ledger deleted or corrupted while
+    faults are active does not make it forget them: a corrupt file is moved aside
+    (``ledger.json.corrupt-<time>``) and the entries it knew are written back, then undone at their
+    deadlines as usual.
+    """
     ledger = Ledger(state_dir)
     lock = open(os.path.join(state_dir, "reaper.lock"), "a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0
+    known = {}
     while True:
         try:
+            for entry in _restore_lost(ledger, known):
+                _log("restored entry %s (%s on %s): the ledger had lost it" % (
+                    entry["id"], entry.get("kind"), (entry.get("target") or {}).get("name")))
             reap_once(ledger, run_argv=_reaper_run_argv)
             with ledger.locked() as entries:
                 pending = [e for e in entries if e.get("state") == "active" and e.get("deadline") is not None]
+                known = {e["id"]: dict(e) for e in pending}
                 if not pending:
                     # Release our claim while the ledger lock is held: a module that adds an
                     # entry after this point finds no reaper and starts a new one.
                     fcntl.flock(lock, fcntl.LOCK_UN)
                     return 0
         except LedgerError as exc:
-            sys.stderr.write("%s reaper: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), exc.msg))
-            sys.stderr.flush()
-            time.sleep(UNDO_RETRY_SECONDS)
+            _log(exc.msg)
+            if known and ledger.quarantine_unreadable():
+                _log("moved the unreadable ledger aside; restoring the %d active entries the reaper knew" % len(known))
+            time.sleep(REAPER_POLL_SECONDS)
         time.sleep(REAPER_POLL_SECONDS)
+
+
+def _log(text):
+    sys.stderr.write("%s reaper: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), text))
+    sys.stderr.flush()
 
 
 def reaper_running(state_dir):

@@ -60,8 +60,10 @@ reverted:
   elements: dict
   sample: [{"id": "fb74...", "kind": "container_pause", "target": {"name": "sutazai-demo_redis_1"},
             "experiment_id": "demo-1", "outcome": ["done (HTTP 204)"]}]
-failed:
-  description: Entries whose undo failed; they stay active and the reaper retries them at their deadline.
+not_undone:
+  description:
+    - Entries whose undo failed; they stay active and the reaper retries them at their deadline.
+    - (Not named C(failed), which Ansible keeps for the task's own verdict.)
   returned: always
   type: list
   elements: dict
@@ -99,8 +101,8 @@ def main():
         if failed:
             raise ChaosError("%d fault(s) could not be undone (they stay in the ledger; the reaper retries): %s"
                              % (len(failed), "; ".join(e.get("last_error") or "?" for e in failed)),
-                             reverted=shown, failed=not_undone, changed=bool(reverted))
-        return dict(changed=bool(reverted), reverted=shown, failed=[])
+                             reverted=shown, not_undone=not_undone, changed=bool(reverted))
+        return dict(changed=bool(reverted), reverted=shown, not_undone=[])
 
     exit_or_fail(module, body)
 
