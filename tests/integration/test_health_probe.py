@@ -16,7 +16,8 @@ import urllib.request
 import pytest
 
 from conftest import run_module, run_modules
-from prometheus_fixture import prometheus  # noqa: F401 pylint: disable=unused-import  (a fixture)
+# a fixture, used by name
+from prometheus_fixture import prometheus  # noqa: F401 pylint: disable=unused-import
 
 DEMO_HEALTH = "http://127.0.0.1:18000/health"
 
@@ -64,7 +65,7 @@ def test_once_healthy_unhealthy_and_bad_input(web, containers, state_dir):
     url = "http://127.0.0.1:%d" % port
     healthy_probes = [{"name": "web", "type": "http", "url": url + "/health", "body_regex": "^ok$"},
                       {"name": "port", "type": "tcp", "host": "127.0.0.1", "port": port},
-                      {"name": "box", "type": "container", "container": up.name}]
+                      {"name": "box", "type": "container", "container": up.name, "max_restarts": 0}]
     sick_probes = [{"name": "web", "type": "http", "url": url + "/broken"},
                    {"name": "closed", "type": "tcp", "host": "127.0.0.1", "port": closed},
                    {"name": "box", "type": "container", "container": down.name},
@@ -83,6 +84,7 @@ def test_once_healthy_unhealthy_and_bad_input(web, containers, state_dir):
 
     assert ok.get("failed") is not True and ok["healthy"] is True and ok["health_score"] == 1.0, ok
     assert ok["changed"] is False and [p["healthy"] for p in ok["probes"]] == [True, True, True]
+    assert ok["probes"][2]["detail"] == "running, restart_count 0" and ok["probes"][2]["restart_count"] == 0
     assert sick.get("failed") is not True and sick["healthy"] is False and sick["health_score"] == 0.25, sick
     details = {p["name"]: p["detail"] for p in sick["probes"]}
     assert "503" in details["web"] and "refused" in details["closed"].lower() and "exited" in details["box"]
@@ -254,13 +256,13 @@ OUTAGE_SECONDS = 2.0
 
 
 def scripted_outage(server, now):
-    """Down from T0 for OUTAGE_SECONDS, or, when the first poll came later than T0 + 1.5 s (a very busy
-    machine), until 0.5 s after that poll: the module always sees the outage, and the truth is known."""
+    """Down from T0 for OUTAGE_SECONDS, or, when the first poll came later than T0 + 1.8 s (a very busy
+    machine), until 0.2 s after that poll: the module always sees the outage, and the truth is known."""
     if server.down_at is None:
         return True
     with server.lock:
         if server.up_at is None:
-            server.up_at = max(server.down_at + OUTAGE_SECONDS, now + 0.5)
+            server.up_at = max(server.down_at + OUTAGE_SECONDS, now + 0.2)
     return now >= server.up_at
 
 
