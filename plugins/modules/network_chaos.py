@@ -26,7 +26,7 @@ description:
   - The control channel is spared by default (O(protect_control_channel)), TCP port 22 both ways and the
     controller's address (from the SSH connection) are never faulted. Spared traffic is matched for IPv4.
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - sutazai.chaos.docker
   - sutazai.chaos.selection
@@ -41,6 +41,7 @@ attributes:
     description: The active fault spec before and after, per target.
   idempotent:
     support: full
+    description: The same fault again is unchanged; a different fault replaces the active one in place.
 options:
   state:
     description:

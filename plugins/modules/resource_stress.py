@@ -32,6 +32,7 @@ attributes:
     description: Validates everything (sizes, limits, paths, devices) and reports what would start.
   diff_mode:
     support: none
+    description: No diff is returned; RV(stress) lists what starts or is replaced.
   idempotent:
     support: full
     description: The same stress on the same target is not started twice; a different one replaces it.

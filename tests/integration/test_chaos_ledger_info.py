@@ -40,7 +40,7 @@ def test_active_faults_then_empty_after_rollback(containers, state_dir, session_
     assert rollback["changed"] is True
     assert empty["faults"] == []
     assert [f["state"] for f in done["faults"]] == ["reverted"] and done["faults"][0]["seconds_left"] is not None
-    gone, _ = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
+    gone, _waited = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
     assert gone
     rc, later = run_module("chaos_ledger_info", {"state_dir": sd})
     assert rc == 0 and later["reaper_running"] is False and later["faults"] == []

@@ -85,7 +85,7 @@ def test_kill_engine_mode_counts_as_a_manual_stop(containers, state_dir):
     victim = containers("engkill", restart=True)
     rc, result = run_module("container_chaos", chaos(state_dir, victim.name, action="kill", kill_mode="engine"))
     assert rc == 0 and result["changed"], result
-    exited, _ = wait_for(lambda: state_of(victim)["Status"] == "exited", timeout=5)
+    exited, _waited = wait_for(lambda: state_of(victim)["Status"] == "exited", timeout=5)
     assert exited
     time.sleep(3)  # long enough for a restart policy to act (a host-mode kill is back in ~1 s)
     state = state_of(victim)

@@ -162,7 +162,7 @@ def install_tool(container, serve=False):
     container.put_archive("/tmp", buf.getvalue())
     if serve:
         container.exec_run(["python3", "/tmp/sznet.py", "serve"], detach=True)
-        ready, _ = wait_for(lambda: container.exec_run(["test", "-e", "/tmp/sznet.ready"]).exit_code == 0,
+        ready, _waited = wait_for(lambda: container.exec_run(["test", "-e", "/tmp/sznet.ready"]).exit_code == 0,
                             timeout=15, interval=0.1)
         assert ready, "the traffic servers did not start in %s" % container.name
 
@@ -409,7 +409,7 @@ def test_deadline_reverts_without_the_controller(containers, state_dir, record_p
     assert len(chains) == 1 and ours_in(qdiscs), (chains, qdiscs)
 
     deadline = fault["deadline"]
-    cleaned, _ = wait_for(lambda: is_clean(pid), timeout=max(0.0, deadline + 3 - time.time()), interval=0.1)
+    cleaned, _waited = wait_for(lambda: is_clean(pid), timeout=max(0.0, deadline + 3 - time.time()), interval=0.1)
     seen = time.time()
     assert cleaned, "fault still in place 3 s after its deadline: %s" % (netns_state(pid),)
     report(record_property, "deadline_revert_seen_late_s", round(seen - deadline, 3), " s after the deadline")
@@ -418,7 +418,7 @@ def test_deadline_reverts_without_the_controller(containers, state_dir, record_p
     assert entry["state"] == "reverted" and entry["reverted_by"] == "reaper", entry
     report(record_property, "deadline_revert_ledger_late_s", round(entry["reverted_at"] - deadline, 3), " s")
     assert_clean(pid)
-    gone, _ = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
+    gone, _waited = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
     assert gone, "the reaper did not exit once nothing was left to expire"
 
 
@@ -445,7 +445,7 @@ def test_rate_expires_after_the_playbook_is_killed(containers, state_dir, record
                 return (entries and not entries[0].get("applying") and ours_in(netns_state(pid)[1])
                         and entries[0])
 
-            entry, _ = wait_for(applied, timeout=60, interval=0.05)
+            entry, _waited = wait_for(applied, timeout=60, interval=0.05)
             assert entry, "the playbook never applied the rate: %s" % log_path.read_text()
             os.killpg(proc.pid, signal.SIGKILL)
             killed_at = time.time()
@@ -454,7 +454,7 @@ def test_rate_expires_after_the_playbook_is_killed(containers, state_dir, record
             assert killed_at < deadline, "the kill must happen while the fault is active"
             report(record_property, "kill9_before_deadline_s", round(deadline - killed_at, 3), " s")
 
-            gone, _ = wait_for(lambda: not ours_in(netns_state(pid)[1]),
+            gone, _waited = wait_for(lambda: not ours_in(netns_state(pid)[1]),
                                timeout=max(0.0, deadline + 2 - time.time()), interval=0.05)
             seen = time.time()
             assert gone, "qdisc still there 2 s after the deadline, with the playbook dead"
@@ -580,14 +580,14 @@ def test_reaper_copes_with_a_target_that_restarted(containers, state_dir):
     assert len(netns_state(old_pid)[0]) == 1
 
     os.kill(old_pid, signal.SIGKILL)  # a crash: the engine restarts it, with a new network namespace
-    restarted, _ = wait_for(lambda: a.reload() or (a.attrs["State"]["Running"] and a.attrs["State"]["Pid"] not in
+    restarted, _waited = wait_for(lambda: a.reload() or (a.attrs["State"]["Running"] and a.attrs["State"]["Pid"] not in
                                                    (0, old_pid)), timeout=15, interval=0.1)
     assert restarted, a.attrs["State"]
     new_pid = pid_of(a)
     assert time.time() < deadline, "the restart took longer than the fault: the test proves nothing"
     assert_clean(new_pid)
 
-    reverted, _ = wait_for(lambda: not active_entries(state_dir), timeout=max(0.0, deadline + 4 - time.time()),
+    reverted, _waited = wait_for(lambda: not active_entries(state_dir), timeout=max(0.0, deadline + 4 - time.time()),
                            interval=0.1)
     assert reverted, ledger_entries(state_dir)
     [entry] = ledger_entries(state_dir)

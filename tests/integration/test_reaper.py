@@ -43,7 +43,7 @@ def test_pause_expires_on_the_host(containers, state_dir, record_property, sessi
     deadline = result["containers"][0]["deadline"]
     assert 0 < deadline - time.time() <= 3
 
-    unpaused, _ = wait_for(lambda: not state_of(victim)["Paused"], timeout=8)
+    unpaused, _waited = wait_for(lambda: not state_of(victim)["Paused"], timeout=8)
     seen = time.time()
     assert unpaused, "still paused 8 s after the pause"
     assert state_of(victim)["Running"]
@@ -51,7 +51,7 @@ def test_pause_expires_on_the_host(containers, state_dir, record_property, sessi
     assert entry["reverted_at"] >= deadline
     _report(record_property, "reaper_unpause_lateness_s", entry["reverted_at"] - deadline)
     _report(record_property, "reaper_unpause_seen_lateness_s", seen - deadline)
-    gone, _ = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
+    gone, _waited = wait_for(lambda: not reaper_pids(session_root / state_dir.name), timeout=5, interval=0.1)
     assert gone, "the reaper did not exit once nothing was left to expire"
 
 
@@ -62,7 +62,7 @@ def test_stop_expires_on_the_host(containers, state_dir, record_property):
     assert rc == 0, result
     deadline = result["containers"][0]["deadline"]
     assert state_of(victim)["Status"] == "exited" or time.time() > deadline
-    running, _ = wait_for(lambda: state_of(victim)["Running"], timeout=8)
+    running, _waited = wait_for(lambda: state_of(victim)["Running"], timeout=8)
     assert running, "still stopped 8 s after the stop"
     entry = _reverted_by_reaper(state_dir)
     _report(record_property, "reaper_start_lateness_s", entry["reverted_at"] - deadline)
@@ -88,7 +88,7 @@ def test_pause_expires_after_the_playbook_is_killed(containers, state_dir, recor
             entries = ledger_entries(state_dir)
             return entries and not entries[0].get("applying") and state_of(victim)["Paused"] and entries[0]
 
-        entry, _ = wait_for(applied, timeout=60, interval=0.05)
+        entry, _waited = wait_for(applied, timeout=60, interval=0.05)
         assert entry, "the playbook never paused the container: %s" % (tmp_path / "playbook.log").read_text()
         os.killpg(proc.pid, signal.SIGKILL)
         killed_at = time.time()
@@ -96,7 +96,7 @@ def test_pause_expires_after_the_playbook_is_killed(containers, state_dir, recor
         deadline = entry["deadline"]
         assert killed_at < deadline, "the kill must happen while the fault is active"
 
-        unpaused, _ = wait_for(lambda: not state_of(victim)["Paused"], timeout=max(0.0, deadline + 2 - time.time()))
+        unpaused, _waited = wait_for(lambda: not state_of(victim)["Paused"], timeout=max(0.0, deadline + 2 - time.time()))
         seen = time.time()
         assert unpaused, "still paused 2 s after the deadline, with the playbook dead"
         final = _reverted_by_reaper(state_dir)

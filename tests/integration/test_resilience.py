@@ -27,7 +27,7 @@ def test_redis_kill_cascade_on_the_demo_stack(demo_stack, tmp_path):
         [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "playbooks/resilience-test.yml",
          "-e", "test_type=quick", "-e", "report_dir=%s" % tmp_path, "-e", '{"resilience_services": ["redis"]}',
          "-e", "resilience_state_dir=%s" % (tmp_path / "state")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     summary = json.load(open(glob.glob(str(tmp_path / "resilience-quick-*.json"))[0]))
     (case,) = summary["services"]

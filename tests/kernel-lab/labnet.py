@@ -29,7 +29,7 @@ IN_GUEST = os.environ.get("KERNEL_LAB") == "1"
 def run(argv, timeout=60):
     """run_argv for the drivers: never raises for a non-zero exit."""
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         return 127, "", str(exc)
     except subprocess.TimeoutExpired as exc:
@@ -38,7 +38,7 @@ def run(argv, timeout=60):
 
 
 def sh(cmd, check=True, timeout=120):
-    p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout, check=False)
     if check and p.returncode != 0:
         raise RuntimeError("command failed (rc=%d): %s\n%s%s" % (p.returncode, cmd, p.stdout, p.stderr))
     return p.stdout
@@ -85,7 +85,7 @@ def ping(target, count=20, interval=0.05, wait=2, netns=None, size=None):
     if not m:
         raise RuntimeError("ping gave no summary (rc=%d): %s %s" % (rc, out[-500:], err))
     sent, received = int(m.group(1)), int(m.group(2))
-    rtts = [float(t) for _, t in _TIME.findall(out)]
+    rtts = [float(t) for _seq, t in _TIME.findall(out)]
     res = {"sent": sent, "received": received,
            "loss_pct": 100.0 * (sent - received) / sent if sent else 100.0,
            "rtts": rtts, "median": statistics.median(rtts) if rtts else None,
@@ -128,8 +128,8 @@ class Checks(object):
         for name, val, exp, ok in self.rows:
             res = "" if ok is None else ("ok" if ok else "FAIL")
             print("%-*s  %-*s  %-*s  %s" % (w0, name, w1, val, w2, exp, res), file=out)
-        print("%s: %d checks, %d failed" % (self.title, sum(1 for r in self.rows if r[3] is not None),
-                                           len(self.failed)), file=out)
+        checked = sum(1 for r in self.rows if r[3] is not None)
+        print("%s: %d checks, %d failed" % (self.title, checked, len(self.failed)), file=out)
         out.flush()
 
     def exit_code(self):

@@ -23,8 +23,8 @@ c = Checks("netem smoke (plain tc)")
 c.figure("kernel", sh("uname -r").strip())
 
 # The collection's own code is importable (this checkout's plugins/, copied per run).
-from ansible_collections.sutazai.chaos.plugins.module_utils import _common, _ledger  # noqa: E402,F401
-c.true("collection module_utils import (_common, _ledger)", True, _common.__file__)
+from ansible_collections.sutazai.chaos.plugins.module_utils import _common, _ledger  # noqa: E402
+c.true("collection module_utils import (_common, _ledger)", True, "%s, %s" % (_common.__file__, _ledger.__name__))
 
 # --- lo: both directions ------------------------------------------------------
 base = ping("127.0.0.1", count=20, interval=0.05)
@@ -34,7 +34,7 @@ c.true("lo netem installed", "netem" in qdiscs("lo"), qdiscs("lo").strip().split
 d = ping("127.0.0.1", count=20, interval=0.05)
 c.between("lo delay 100ms: median RTT", d["median"], 180, 240, " ms")
 c.between("lo delay: added (median-baseline)", d["median"] - base["median"], 170, 235, " ms")
-c.figure("lo delay: min/max RTT", "%.1f/%.1f" % (d["min"], d["max"]), " ms")
+c.figure("lo delay: min/max RTT", "%s/%s" % (d["min"], d["max"]), " ms")
 c.between("lo delay: loss", d["loss_pct"], 0, 0, " %")
 sh("tc qdisc del dev lo root")
 c.true("lo clean after del", "netem" not in qdiscs("lo"))
@@ -47,7 +47,7 @@ sh("tc qdisc add dev %s root netem delay 100ms 10ms" % v["dev"])
 vd = ping(v["peer_ip"], count=20, interval=0.05)
 c.between("veth delay 100ms: median RTT", vd["median"], 90, 135, " ms")
 c.between("veth delay: added (median-baseline)", vd["median"] - vb["median"], 85, 125, " ms")
-c.figure("veth delay: min/max/mdev", "%.1f/%.1f/%.1f" % (vd["min"], vd["max"], vd["mdev"]), " ms")
+c.figure("veth delay: min/max/mdev", "%s/%s/%s" % (vd["min"], vd["max"], vd["mdev"]), " ms")
 jit = [r - vb["median"] for r in vd["rtts"]]
 c.between("veth jitter: spread of added delay (max-min)", max(jit) - min(jit), 3, 40, " ms")
 
