@@ -40,7 +40,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     msg "installing host packages: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # No recommends: prometheus would pull in exporters and start services the tests do not use.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     msg "host tools present"
 fi
