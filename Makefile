@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv/bin
 
-.PHONY: help setup images stack stack-down stack-status demo test kernel-lab clean
+.PHONY: bench help setup images stack stack-down stack-status demo test kernel-lab clean
 
 help: ## list the targets
 	@echo "sutazai.chaos targets:"
@@ -38,3 +38,6 @@ kernel-lab: setup ## netem measured for real: tests/kernel-lab/test_*.py in a De
 
 clean: ## remove .cache/collections and results/ (keeps .venv and images)
 	rm -rf .cache/collections results
+
+bench: setup ## benchmarks against baselines measured in the same run (writes benchmarks/RESULTS.md)
+	$(VENV)/python benchmarks/run.py

@@ -8,7 +8,7 @@ set -uo pipefail
 LOG_PREFIX=test
 cd "$REPO_ROOT"
 
-layers=(${TEST_LAYERS:-unit sanity lint build integration demo molecule})
+layers=(${TEST_LAYERS:-unit sanity lint build kernel-lab integration demo molecule})
 declare -A result seconds
 failed=0
 for layer in "${layers[@]}"; do

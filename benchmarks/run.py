@@ -1,0 +1,165 @@
+"""Benchmarks: what the collection costs against a bare baseline measured in the same run.
+
+    .venv/bin/python benchmarks/run.py            # writes benchmarks/RESULTS.md
+
+Each row is a median of repeated runs and its ratio to a baseline taken in the same run on the same
+machine, so a busy machine slows both sides. Figures are for reading, never asserted: timing tests on
+shared 2-core machines are noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import docker
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
+from ansible_collections.sutazai.chaos.plugins.module_utils._targets import select_targets  # noqa: E402
+
+IMAGE = "sutazai-chaos/demo:1"
+PREFIX = "bench-%s-" % os.urandom(3).hex()
+ENV = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+           ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+
+
+def module(name, args):
+    """Run one module ad hoc (what a one-task playbook costs); returns (seconds, result)."""
+    name = name if "." in name else "sutazai.chaos." + name
+    argv = [os.path.join(ROOT, ".venv", "bin", "ansible"), "localhost", "-m", name,
+            "-e", "ansible_python_interpreter=%s" % os.path.join(ROOT, ".venv/bin/python")]
+    if args:
+        argv += ["-a", json.dumps(args)]
+    started = time.monotonic()
+    out = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - started
+    result = json.loads(out)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return elapsed, result
+
+
+def median_of(runs, fn):
+    return statistics.median(fn() for _ in range(runs))
+
+
+def bench_pause(client, container, state_dir, runs):
+    def bare():
+        started = time.monotonic()
+        container.pause()
+        container.unpause()
+        return time.monotonic() - started
+
+    def ours():
+        first, _r = module("container_chaos", {"action": "pause", "duration": 60, "targets": {"names": [container.name]},
+                                              "state_dir": state_dir})
+        second, _r = module("container_chaos", {"action": "pause", "state": "absent",
+                                               "targets": {"names": [container.name]}, "state_dir": state_dir})
+        return first + second
+
+    def noop():
+        return module("ansible.builtin.ping", {})[0] + module("ansible.builtin.ping", {})[0]
+
+    return median_of(runs, bare), median_of(runs, noop), median_of(runs, ours)
+
+
+def bench_reaper(client, container, state_dir, runs):
+    """Seconds between a pause's deadline and the moment the engine shows it unpaused (nobody asks)."""
+    lateness = []
+    for _ in range(runs):
+        _e, result = module("container_chaos", {"action": "pause", "duration": 1.5, "targets": {"names": [container.name]},
+                                               "state_dir": state_dir})
+        deadline = result["containers"][0]["deadline"]
+        while True:
+            container.reload()
+            if not container.attrs["State"]["Paused"]:
+                lateness.append(time.time() - deadline)
+                break
+            time.sleep(0.02)
+    return statistics.median(lateness), max(lateness)
+
+
+def bench_emergency_stop(client, containers, state_dir):
+    """Undo N paused containers: the module's own timing vs a bare unpause loop."""
+    for c in containers:
+        c.pause()
+    started = time.monotonic()
+    for c in containers:
+        c.unpause()
+    bare = time.monotonic() - started
+    module("container_chaos", {"action": "pause", "duration": 300, "targets": {"names": [c.name for c in containers]},
+                               "state_dir": state_dir, "max_targets": len(containers)})
+    _wall, result = module("chaos_emergency_stop", {"state": "present", "reason": "benchmark", "state_dir": state_dir})
+    module("chaos_emergency_stop", {"state": "absent", "state_dir": state_dir})
+    return bare, result["elapsed_seconds"], len(result["reverted"])
+
+
+def bench_selection(size):
+    rng = random.Random(7)
+    fleet = [{"id": "%064x" % i, "name": "svc-%d-%d" % (i % 50, i), "labels": {"tier": rng.choice(["web", "db", "cache"])},
+              "compose_project": "p%d" % (i % 10), "compose_service": "svc-%d" % (i % 50), "status": "running",
+              "pid": 1000 + i} for i in range(size)]
+    params = {"targets": {"labels": {"tier": "web"}, "compose_project": "p3"}, "select": {"mode": "percent", "value": 10,
+                                                                                          "seed": "x"},
+              "protected": ["svc-7"], "exclude": [], "allow_empty": False, "max_targets": None}
+    started = time.monotonic()
+    select_targets(fleet, params, states=["running"])
+    ours = time.monotonic() - started
+    started = time.monotonic()
+    [c for c in fleet if c["labels"]["tier"] == "web" and c["compose_project"] == "p3"]
+    bare = time.monotonic() - started
+    return bare, ours
+
+
+def main():
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    containers = [client.containers.run(IMAGE, ["sleep", "infinity"], name=PREFIX + str(i), detach=True)
+                  for i in range(10)]
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as state_dir:
+            bare, noop, ours = bench_pause(client, containers[0], state_dir, runs=5)
+            rows.append(("pause + unpause one container", "Docker SDK calls", bare, "two module tasks (ad hoc)", ours))
+            rows.append(("the same, against Ansible's own floor", "two ad-hoc ping tasks", noop,
+                         "two module tasks (ad hoc)", ours))
+            median_late, worst_late = bench_reaper(client, containers[1], state_dir, runs=5)
+            rows.append(("reaper: deadline to unpaused (median / worst of 5)", "deadline", 0.0,
+                         "reaper, no controller", median_late))
+            for n in (1, 5, 10):
+                bare, ours, undone = bench_emergency_stop(client, containers[:n], state_dir)
+                rows.append(("emergency stop, %d paused container(s) (%d undone)" % (n, undone),
+                             "bare unpause loop", bare, "chaos_emergency_stop (in module)", ours))
+        for size in (1000, 10000):
+            bare, ours = bench_selection(size)
+            rows.append(("selection over %d containers (labels+project, 10 %% seeded)" % size,
+                         "list comprehension filter", bare, "select_targets", ours))
+    finally:
+        for c in containers:
+            c.remove(force=True)
+    lines = ["# Benchmarks", "",
+             "Run `%s benchmarks/run.py` on %s, %s, %d CPUs, load %.1f; %s." % (
+                 ".venv/bin/python", platform.node(), platform.platform(), os.cpu_count(), os.getloadavg()[0],
+                 time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())),
+             "Medians; ratio = ours / baseline, both measured in this run.", "",
+             "| what | baseline | baseline s | ours | ours s | ratio |", "| --- | --- | ---: | --- | ---: | ---: |"]
+    for what, base_name, base, our_name, ours in rows:
+        ratio = "%.1fx" % (ours / base) if base > 0 else "-"
+        lines.append("| %s | %s | %.4f | %s | %.4f | %s |" % (what, base_name, base, our_name, ours, ratio))
+    lines += ["", "Worst reaper lateness of the 5 runs: %.3f s." % worst_late, "",
+              "Reading: the pause rows are dominated by Ansible's start-up per task (compare with the ping"
+              " floor); the in-module emergency stop is close to the bare engine calls; the reaper polls the"
+              " ledger every 0.25 s, which bounds its lateness."]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
