@@ -26,7 +26,7 @@ SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "ki": 1024, "kib": 1024, "m"
               "mi": 1024 ** 2, "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gi": 1024 ** 3, "gib": 1024 ** 3,
               "t": 1024 ** 4, "tb": 1024 ** 4, "ti": 1024 ** 4, "tib": 1024 ** 4}
 FILL_PREFIX = "sutazai-chaos-fill-"
-START_CHECK_SECONDS = 0.4
+START_TIMEOUT_SECONDS = 15.0
 NO_LIMIT = 1 << 60
 
 
@@ -196,22 +196,28 @@ MARKER_VARIABLE = "SUTAZAI_CHAOS_MARK"
 
 
 def start_stress(state_dir, target, argv, marker):
-    """Start stress-ng for a target, its processes marked in their environment; returns its PID once running."""
+    """Start stress-ng for a target, its processes marked in their environment; returns its PID once running.
+
+    The launcher joins the cgroups and then execs stress-ng; on a busy host that can take seconds, so this
+    waits for the exec (or for the launcher to die) rather than for a fixed time.
+    """
     pid = spawn_detached(state_dir, ["--exec-in-cgroups", json.dumps(procs_files(target.dirs)), "--"] + argv,
                          "stress.log", extra_env={MARKER_VARIABLE: marker})
-    end = time.monotonic() + START_CHECK_SECONDS
+    end = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < end:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                command = handle.read()
+            with open("/proc/%d/stat" % pid) as handle:
+                alive = handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            alive = False
+        if not alive:
+            break
+        if command.startswith(b"stress-ng"):
+            return pid
         time.sleep(0.05)
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            running = b"stress-ng" in handle.read()
-        with open("/proc/%d/stat" % pid) as handle:
-            running = running and handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        running = False
-    if not running:
-        raise ChaosError("stress-ng did not start for %s (see %s/stress.log)" % (target.record["name"], state_dir))
-    return pid
+    raise ChaosError("stress-ng did not start for %s (see %s/stress.log)" % (target.record["name"], state_dir))
 
 
 def fill_file(path, size):
@@ -347,7 +353,8 @@ class ResourceStress:
         if kind == "stress":
             argv = stress_ng_argv(spec, duration, target.host_path("/tmp"))
             marker = os.urandom(8).hex()
-            undo = [{"type": "signal", "marker": "%s=%s" % (MARKER_VARIABLE, marker), "expect_cmd": "stress-ng"}]
+            # every marked process: the launcher (before it execs) as well as stress-ng and its workers
+            undo = [{"type": "signal", "marker": "%s=%s" % (MARKER_VARIABLE, marker)}]
             return undo, lambda: start_stress(state_dir, target, argv, marker)
         if kind == "disk_fill":
             name = "%s%d-%s.bin" % (FILL_PREFIX, int(time.time()), os.urandom(3).hex())
