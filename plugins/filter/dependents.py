@@ -40,20 +40,13 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.sutazai.chaos.plugins.module_utils._graph import dependent_depths
 
 
 def dependents(services, dependency_map):
     if not isinstance(dependency_map, dict):
         raise AnsibleFilterError("dependents: the dependency map must be a dict of service -> list of services")
-    depth = {service: 0 for service in services}
-    frontier = list(services)
-    while frontier:
-        reached = []
-        for service, needs in sorted(dependency_map.items()):
-            if service not in depth and any(n in frontier for n in (needs or [])):
-                depth[service] = depth[frontier[0]] + 1
-                reached.append(service)
-        frontier = reached
+    depth = dependent_depths(services, dependency_map)
     return [{"service": s, "depth": d} for s, d in sorted(depth.items(), key=lambda item: (item[1], item[0]))]
 
 

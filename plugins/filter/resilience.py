@@ -60,20 +60,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-
-
-def _depths(faulted, dependency_map):
-    """Distance of every dependent (direct or not) from the faulted service."""
-    depth = {faulted: 0}
-    frontier = [faulted]
-    while frontier:
-        reached = []
-        for service, needs in sorted(dependency_map.items()):
-            if service not in depth and any(n in frontier for n in (needs or [])):
-                depth[service] = depth[frontier[0]] + 1
-                reached.append(service)
-        frontier = reached
-    return depth
+from ansible_collections.sutazai.chaos.plugins.module_utils._graph import dependent_depths
 
 
 def _mttr(timeline, started_at, injected_at):
@@ -96,7 +83,7 @@ def resilience(sample, faulted, dependency_map, injected_at, isolated=None):
     if not isinstance(dependency_map, dict):
         raise AnsibleFilterError("resilience: the dependency map must be a dict of service -> list of services")
     timeline = sample["timeline"]
-    depth = _depths(faulted, dependency_map)
+    depth = dependent_depths([faulted], dependency_map)
     per_service = {}
     for poll in timeline:
         for probe in poll["probes"]:
