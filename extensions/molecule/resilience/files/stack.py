@@ -4,10 +4,15 @@
     stack.py db  PORT                 a TCP server that answers "ok" to every connection
     stack.py api PORT DB_HOST:PORT    HTTP; /health is 200 when the db answers, else 503
     stack.py web PORT API_HOST:PORT   HTTP; /health is 200 when the api's /health is 200, else 503
+
+STACK_WARMUP_SECONDS (environment) delays listening after every (re)start, as a real service warms
+up: a crash then lasts long enough for a 0.25 s poll to see it, however fast the engine restarts.
 """
+import os
 import socket
 import socketserver
 import sys
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +64,7 @@ def http_handler(check):
 
 def main():
     role, port = sys.argv[1], int(sys.argv[2])
+    time.sleep(float(os.environ.get("STACK_WARMUP_SECONDS", "0")))
     if role == "db":
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         server = socketserver.ThreadingTCPServer(("0.0.0.0", port), DbHandler)
