@@ -20,10 +20,12 @@ class ChaosError(Exception):
 
 
 NOTHING_CHANGED = "Nothing was changed."
+ADHOC_PREFIX = "adhoc-"
 
 
-def new_experiment_id(prefix="adhoc"):
-    return "%s-%s-%s" % (prefix, time.strftime("%Y%m%dT%H%M%S"), uuid.uuid4().hex[:6])
+def new_experiment_id():
+    """The id of a fault injected without an experiment_id."""
+    return "%s%s-%s" % (ADHOC_PREFIX, time.strftime("%Y%m%dT%H%M%S"), uuid.uuid4().hex[:6])
 
 
 def validate_duration(duration, max_duration, required=False, what="duration"):

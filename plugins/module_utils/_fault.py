@@ -12,7 +12,7 @@ the ones already applied are undone before the error is raised.
 
 from __future__ import annotations
 
-from ._common import NOTHING_CHANGED, ChaosError
+from ._common import ADHOC_PREFIX, NOTHING_CHANGED, ChaosError
 import os
 import time
 
@@ -62,7 +62,8 @@ class FaultTransaction:
         """
         if held is None or held.get("experiment_id") == self.experiment_id:
             return
-        if same_spec and not self.explicit_experiment:
+        if not self.explicit_experiment and (same_spec or str(held.get("experiment_id")).startswith(ADHOC_PREFIX)):
+            # Tasks without experiment_id are one owner: re-running one is idempotent, changing one replaces it.
             return
         until = held.get("deadline")
         raise ChaosError(

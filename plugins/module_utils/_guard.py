@@ -94,6 +94,11 @@ def parse_now(value):
         raise ChaosError("now %r is not an ISO 8601 timestamp such as 2024-03-31T01:30:00+00:00" % (value,))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
+    try:  # every time zone must be able to show it (the year 9999 one hour west of UTC cannot)
+        moment.astimezone(datetime.timezone(datetime.timedelta(hours=14)))
+        moment.astimezone(datetime.timezone(datetime.timedelta(hours=-14)))
+    except OverflowError:
+        raise ChaosError("now %r is too close to the end of the calendar to be compared with windows" % (value,))
     return moment
 
 

@@ -46,6 +46,8 @@ class Ledger:
     """Durable record of the faults this collection applied on one host."""
 
     def __init__(self, state_dir=DEFAULT_STATE_DIR):
+        if "\0" in str(state_dir):
+            raise LedgerError("state_dir %r contains a NUL byte; no folder can have that name" % state_dir)
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, LEDGER_FILE)
         self.audit_path = os.path.join(state_dir, AUDIT_FILE)

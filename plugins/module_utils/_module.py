@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ._common import ChaosError
@@ -20,9 +22,25 @@ def build_module(own_spec, *shared_specs, needs_docker=False, **kwargs):
         spec.update(shared)
     spec.update(own_spec)
     module = AnsibleModule(argument_spec=spec, **kwargs)
+    not_finite = list(_non_finite(module.params))
+    if not_finite:
+        module.fail_json(msg="%s must be finite numbers (NaN and infinity mean nothing here). Nothing was changed."
+                         % ", ".join(not_finite))
     if needs_docker and not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker") + " Nothing was changed.", exception=DOCKER_IMPORT_ERROR)
     return module
+
+
+def _non_finite(value, path=""):
+    """Paths of float values that are NaN or infinite, anywhere in the parameters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path or "value"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, "%s.%s" % (path, key) if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, "%s[%d]" % (path, index))
 
 
 def run_argv_with(module):

@@ -48,7 +48,10 @@ DETAIL_LIMIT = 200
 # ------------------------------------------------------------------ validation
 
 def _check_url(name, what, url):
-    parts = urlsplit(url or "")
+    try:
+        parts = urlsplit(url or "")
+    except ValueError as exc:
+        raise ChaosError("probe %s: %s %r is not a valid URL: %s" % (name, what, url, exc))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ChaosError("probe %s: %s %r is not an http(s) URL with a host" % (name, what, url))
     try:
@@ -61,7 +64,7 @@ def _check_regex(name, what, pattern):
     if pattern:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ChaosError("probe %s: %s is not a valid regular expression: %s" % (name, what, exc))
 
 
@@ -317,3 +320,49 @@ def prometheus_check(probe, timeout, **_ignored):
 
 CHECKS = {"http": http_check, "tcp": tcp_check, "container": container_check, "command": command_check,
           "prometheus": prometheus_check}
+
+
+def command_runner(module, probes):
+    """``run(argv, timeout) -> (rc, out, err)`` for command probes (None without any); each command is found now."""
+    commands = [p for p in probes if p["type"] == "command"]
+    if not commands:
+        return None
+    for probe in commands:
+        if "/" not in probe["argv"][0] and not module.get_bin_path(probe["argv"][0]):
+            raise ChaosError("probe %s: command %r not found in PATH" % (probe["name"], probe["argv"][0]))
+    timeout_bin = module.get_bin_path("timeout")
+
+    def run(argv, timeout):
+        if timeout_bin:  # run_command has no timeout of its own; a hung command must not hold the poll
+            argv = [timeout_bin, "--kill-after=1", "%g" % timeout] + argv
+        return module.run_command(argv, environ_update={"LC_ALL": "C"}, expand_user_and_vars=False,
+                                  handle_exceptions=False)
+    return run
+
+
+PROBE_OPTIONS = dict(  # documented in plugins/doc_fragments/probes.py
+    name=dict(type="str"),
+    type=dict(type="str", required=True, choices=list(PROBE_TYPES)),
+    url=dict(type="str"),
+    method=dict(type="str", default="GET"),
+    headers=dict(type="dict"),
+    status=dict(type="list", elements="int", default=[200]),
+    body_regex=dict(type="str"),
+    json_query=dict(type="str"),
+    expect=dict(type="raw"),
+    max_latency_ms=dict(type="float"),
+    validate_certs=dict(type="bool", default=True),
+    host=dict(type="str"),
+    port=dict(type="int"),
+    container=dict(type="str"),
+    max_restarts=dict(type="int"),
+    argv=dict(type="list", elements="str"),
+    rc=dict(type="int", default=0),
+    stdout_regex=dict(type="str"),
+    prometheus_url=dict(type="str"),
+    query=dict(type="str"),
+    comparator=dict(type="str", choices=list(COMPARATORS)),
+    threshold=dict(type="float"),
+)
+
+PROBES_ARG_SPEC = dict(probes=dict(type="list", elements="dict", default=[], options=PROBE_OPTIONS))

@@ -21,11 +21,13 @@ import time
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._ledger import spawn_detached
+from ._undo import marked_processes
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "ki": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
               "mi": 1024 ** 2, "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gi": 1024 ** 3, "gib": 1024 ** 3,
               "t": 1024 ** 4, "tb": 1024 ** 4, "ti": 1024 ** 4, "tib": 1024 ** 4}
 FILL_PREFIX = "sutazai-chaos-fill-"
+MAX_SIZE = 1 << 60
 START_TIMEOUT_SECONDS = 15.0
 NO_LIMIT = 1 << 60
 
@@ -36,7 +38,11 @@ def parse_size(value, what):
     if not match or match.group(2).lower() not in SIZE_UNITS or float(match.group(1)) <= 0:
         raise ChaosError("%s %r is not a size such as 256M, 1G or a number of bytes. %s"
                          % (what, value, NOTHING_CHANGED))
-    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
+    size = float(match.group(1)) * SIZE_UNITS[match.group(2).lower()]
+    if not size < MAX_SIZE:
+        raise ChaosError("%s %r is larger than any disk or memory (at most %d bytes). %s"
+                         % (what, value, MAX_SIZE, NOTHING_CHANGED))
+    return int(size)
 
 
 def host_cpu_percent(sample_seconds=0.5, stat_path="/proc/stat"):
@@ -138,7 +144,7 @@ def device_number(device):
     else:
         try:
             rdev = os.stat(device).st_rdev
-        except OSError:
+        except (OSError, ValueError):
             raise ChaosError("io_limit.device %r does not exist. %s" % (device, NOTHING_CHANGED))
         key = "%d:%d" % (os.major(rdev), os.minor(rdev))
     if not os.path.exists("/sys/dev/block/%s" % key):
@@ -196,28 +202,39 @@ MARKER_VARIABLE = "SUTAZAI_CHAOS_MARK"
 
 
 def start_stress(state_dir, target, argv, marker):
-    """Start stress-ng for a target, its processes marked in their environment; returns its PID once running.
+    """Start stress-ng for a target, its processes marked in their environment; returns its process group.
 
-    The launcher joins the cgroups and then execs stress-ng; on a busy host that can take seconds, so this
-    waits for the exec (or for the launcher to die) rather than for a fixed time.
+    The launcher joins the container's cgroups and then execs ``nsenter --pid`` into the container's PID
+    namespace, which starts stress-ng there: the container's limits apply, and a restart or stop of the
+    container ends the stress with everything else in it. On a busy host that takes a moment, so this waits
+    until a stress-ng process of ours shows up (or the launcher dies) rather than for a fixed time.
     """
-    pid = spawn_detached(state_dir, ["--exec-in-cgroups", json.dumps(procs_files(target.dirs)), "--"] + argv,
-                         "stress.log", extra_env={MARKER_VARIABLE: marker})
+    if target.container is not None:
+        argv = ["nsenter", "--pid=/proc/%d/ns/pid" % target.container["pid"], "--"] + argv
+    launcher = spawn_detached(state_dir, ["--exec-in-cgroups", json.dumps(procs_files(target.dirs)), "--"] + argv,
+                              "stress.log", extra_env={MARKER_VARIABLE: marker})
     end = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < end:
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                command = handle.read()
-            with open("/proc/%d/stat" % pid) as handle:
-                alive = handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except (OSError, IndexError):
-            alive = False
-        if not alive:
+        running = [pid for pid in marked_processes("%s=%s" % (MARKER_VARIABLE, marker)) if _command(pid)[:9] ==
+                   b"stress-ng"]
+        if running:
+            return launcher  # the process group (and session) of the whole stress
+        if not _command(launcher):
             break
-        if command.startswith(b"stress-ng"):
-            return pid
         time.sleep(0.05)
     raise ChaosError("stress-ng did not start for %s (see %s/stress.log)" % (target.record["name"], state_dir))
+
+
+def _command(pid):
+    """The command line of a live process (empty for a gone or zombie one)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return b""
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read()
+    except (OSError, IndexError):
+        return b""
 
 
 def fill_file(path, size):

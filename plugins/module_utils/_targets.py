@@ -107,7 +107,7 @@ def _validate(targets, select):
                          % (value, NOTHING_CHANGED))
     try:
         return re.compile(targets["name_regex"]) if targets.get("name_regex") else None
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise ChaosError("targets.name_regex %r is not a valid regular expression: %s. %s"
                          % (targets["name_regex"], exc, NOTHING_CHANGED))
 

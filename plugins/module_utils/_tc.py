@@ -33,6 +33,7 @@ DISTRIBUTIONS = ("uniform", "normal", "pareto", "paretonormal")
 DEFAULT_ROOT_KINDS = ("noqueue", "pfifo_fast", "mq", "fq_codel", "fq", "pfifo")
 NETEM_UNKNOWN = re.compile(r"qdisc kind is unknown|Unknown qdisc", re.I)
 GONE = re.compile(r"No such file or directory|Cannot find device|Invalid handle|handle of zero|No such device", re.I)
+MAX_RATE_BITS = 4e12
 RATE_UNITS = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "tbit": 1e12,
               "bps": 8, "kbps": 8e3, "mbps": 8e6, "gbps": 8e9, "kibit": 1024, "mibit": 1024 ** 2,
               "gibit": 1024 ** 3}
@@ -50,7 +51,10 @@ def rate_bits(text):
     unit = (match.group(2) or "bit").lower() if match else None
     if not match or unit not in RATE_UNITS or float(match.group(1)) <= 0:
         raise TcError("rate %r is not a rate such as 8mbit, 512kbit or 1gbit" % (text,))
-    return float(match.group(1)) * RATE_UNITS[unit]
+    bits = float(match.group(1)) * RATE_UNITS[unit]
+    if not bits <= MAX_RATE_BITS:
+        raise TcError("rate %r is above what tc takes (4tbit at most)" % (text,))
+    return bits
 
 
 def _percent(value, what):
@@ -101,7 +105,9 @@ def netem_args(spec):
     if spec.get("rate"):
         rate_bits(spec["rate"])
         args += ["rate", str(spec["rate"])]
-    if spec.get("limit"):
+    if spec.get("limit") is not None:
+        if int(spec["limit"]) < 1:
+            raise TcError("limit must be at least 1 packet, got %s" % spec["limit"])
         args += ["limit", str(int(spec["limit"]))]
     return args
 

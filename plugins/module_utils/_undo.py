@@ -149,7 +149,7 @@ def _process_matches(pid, expect_cmd):
     return state != "Z" and expect_cmd in cmdline
 
 
-def _marked_processes(marker):
+def marked_processes(marker):
     """PIDs whose environment carries ``marker`` (set by the module when it started them)."""
     needle = marker.encode() + b"\0"
     pids = []
@@ -173,7 +173,7 @@ def _undo_signal(step):
     """
     marker, expect = step["marker"], step.get("expect_cmd", "")
     for sig, wait in ((signal.SIGTERM, SIGNAL_GRACE_SECONDS), (signal.SIGKILL, 1.0)):
-        pids = [pid for pid in _marked_processes(marker) if _process_matches(pid, expect)]
+        pids = [pid for pid in marked_processes(marker) if _process_matches(pid, expect)]
         if not pids:
             return "no process of ours left" if sig == signal.SIGTERM else "processes ended (SIGTERM)"
         for pid in pids:

@@ -85,10 +85,9 @@ path:
 """
 
 import json
-import os
 
 from ..module_utils._common import ChaosError
-from ..module_utils._ledger import AUDIT_FILE, DEFAULT_STATE_DIR
+from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger
 from ..module_utils._module import build_module, exit_or_fail
 
 OWN_SPEC = dict(
@@ -146,7 +145,7 @@ def main():
     def body():
         if params["limit"] < 0:
             raise ChaosError("limit must be 0 (all) or more, got %d" % params["limit"])
-        path = os.path.join(params["state_dir"], AUDIT_FILE)
+        path = Ledger(params["state_dir"]).audit_path  # Ledger refuses a state_dir no folder can have
         events, skipped = read_events(path)
         chosen = [e for e in events if wanted(e, params)]
         matched = len(chosen)

@@ -22,6 +22,7 @@ author:
   - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - sutazai.chaos.docker
+  - sutazai.chaos.probes
 attributes:
   check_mode:
     support: full
@@ -33,15 +34,8 @@ attributes:
     support: full
     description: Changes nothing (the verdict can change as the system does).
 options:
-  probes:
-    description:
-      - Health probes, the same dicts as M(sutazai.chaos.health_probe) takes (V(http), V(tcp), V(container)).
-      - Without probes the healthy-ratio check is skipped.
-    type: list
-    elements: dict
-    default: []
   min_healthy_ratio:
-    description: Fraction (0 to 1) of O(probes) that must be healthy.
+    description: Fraction (0 to 1) of O(probes) that must be healthy. Without probes this check is skipped.
     type: float
     default: 0.8
   probe_timeout:
@@ -192,11 +186,11 @@ from ..module_utils._docker import DOCKER_ARG_SPEC, HAS_DOCKER, connect, list_co
 from ..module_utils._guard import evaluate
 from ..module_utils._ledger import DEFAULT_STATE_DIR, STOP_FLAG, Ledger
 from ..module_utils._module import build_module, exit_or_fail
+from ..module_utils._probe_types import PROBES_ARG_SPEC, command_runner
 from ..module_utils._probes import run_all, validate_probe
 from ..module_utils._stress import host_cpu_percent, host_memory
 
 OWN_SPEC = dict(
-    probes=dict(type="list", elements="dict", default=[]),
     min_healthy_ratio=dict(type="float", default=0.8),
     probe_timeout=dict(type="float", default=2.0),
     max_cpu_percent=dict(type="float", default=85.0),
@@ -222,7 +216,7 @@ OWN_SPEC = dict(
 
 
 def main():
-    module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, supports_check_mode=True)
+    module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, PROBES_ARG_SPEC, supports_check_mode=True)
     params = module.params
     probe_results = []
 
@@ -239,7 +233,7 @@ def main():
         if not probes:
             return []
         client = connect(params) if any(p["type"] == "container" for p in probes) else None
-        _all, _score, results = run_all(probes, client, params["probe_timeout"])
+        _all, _score, results = run_all(probes, client, params["probe_timeout"], command_runner(module, probes))
         probe_results.extend(results)
         return results
 

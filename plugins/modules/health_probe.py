@@ -22,6 +22,7 @@ author:
   - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - sutazai.chaos.docker
+  - sutazai.chaos.probes
 attributes:
   check_mode:
     support: full
@@ -33,100 +34,6 @@ attributes:
     support: full
     description: Changes nothing.
 options:
-  probes:
-    description: The probes; all must be healthy for the verdict to be healthy.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: A name for the results.
-        type: str
-      type:
-        description: The kind of probe.
-        type: str
-        required: true
-        choices: [http, tcp, container, command, prometheus]
-      url:
-        description: For V(http), the URL (http or https, with a host).
-        type: str
-      method:
-        description: For V(http), the method.
-        type: str
-        default: GET
-      headers:
-        description: For V(http) and V(prometheus), request headers.
-        type: dict
-      status:
-        description: For V(http), the status codes that count as healthy.
-        type: list
-        elements: int
-        default: [200]
-      body_regex:
-        description: For V(http), a regular expression the body must match.
-        type: str
-      json_query:
-        description:
-          - For V(http), a JMESPath expression evaluated on the body parsed as JSON (needs the C(jmespath) Python
-            library on the host the module runs on). An invalid expression fails the task before any probe runs.
-          - Without O(probes[].expect), the result must be truthy (not null, false, 0, empty).
-        type: str
-      expect:
-        description:
-          - For V(http) with O(probes[].json_query), the value the query must return (compared as JSON values, so
-            V(true) is not V(1)).
-        type: raw
-      max_latency_ms:
-        description: For V(http), the slowest answer (milliseconds) that still counts as healthy.
-        type: float
-      validate_certs:
-        description: For V(http) and V(prometheus) over HTTPS, verify the certificate.
-        type: bool
-        default: true
-      host:
-        description: For V(tcp), the host.
-        type: str
-      port:
-        description: For V(tcp), the port.
-        type: int
-      container:
-        description: For V(container), a name or id; healthy when running and, if it has a healthcheck, healthy.
-        type: str
-      max_restarts:
-        description:
-          - For V(container), the most restarts (the engine's C(RestartCount)) that still count as healthy.
-            The detail always reports C(restart_count).
-        type: int
-      argv:
-        description:
-          - For V(command), the command and its arguments, run without a shell on the host the module runs on
-            (under C(timeout) with O(probe_timeout) when C(timeout) is installed; exit code 124 means it took
-            too long). The command must be found when the task starts.
-        type: list
-        elements: str
-      rc:
-        description: For V(command), the exit code that counts as healthy.
-        type: int
-        default: 0
-      stdout_regex:
-        description: For V(command), a regular expression the standard output must match.
-        type: str
-      prometheus_url:
-        description: For V(prometheus), the base URL of the Prometheus server (for example V(http://127.0.0.1:9090)).
-        type: str
-      query:
-        description:
-          - For V(prometheus), a PromQL expression run as an instant query (C(/api/v1/query)). Healthy when it
-            returns at least one sample and every sample satisfies O(probes[].comparator) O(probes[].threshold);
-            no samples is unhealthy (C(no data)), and so is an unreachable Prometheus.
-        type: str
-      comparator:
-        description: For V(prometheus), how each sample is compared with O(probes[].threshold).
-        type: str
-        choices: ['<', '<=', '>', '>=', '==', '!=']
-      threshold:
-        description: For V(prometheus), the number each sample is compared with.
-        type: float
   mode:
     description: What to do with the probes.
     type: str
@@ -288,56 +195,11 @@ from ..module_utils._common import ChaosError
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect
 from ..module_utils._module import build_module, exit_or_fail
 from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger
-from ..module_utils._probes import (
-    COMPARATORS, MIN_INTERVAL, PROBE_TYPES, abort_check, run_all, sample, validate_probe, wait_until,
-)
+from ..module_utils._probes import MIN_INTERVAL, abort_check, run_all, sample, validate_probe, wait_until
+from ..module_utils._probe_types import PROBES_ARG_SPEC, command_runner
 
-
-def command_runner(module, probes):
-    """``run(argv, timeout) -> (rc, out, err)`` for command probes (None without any); each command is found now."""
-    commands = [p for p in probes if p["type"] == "command"]
-    if not commands:
-        return None
-    for probe in commands:
-        if "/" not in probe["argv"][0] and not module.get_bin_path(probe["argv"][0]):
-            raise ChaosError("probe %s: command %r not found in PATH" % (probe["name"], probe["argv"][0]))
-    timeout_bin = module.get_bin_path("timeout")
-
-    def run(argv, timeout):
-        if timeout_bin:  # run_command has no timeout of its own; a hung command must not hold the poll
-            argv = [timeout_bin, "--kill-after=1", "%g" % timeout] + argv
-        return module.run_command(argv, environ_update={"LC_ALL": "C"}, expand_user_and_vars=False,
-                                  handle_exceptions=False)
-    return run
-
-
-PROBE_OPTIONS = dict(
-    name=dict(type="str"),
-    type=dict(type="str", required=True, choices=list(PROBE_TYPES)),
-    url=dict(type="str"),
-    method=dict(type="str", default="GET"),
-    headers=dict(type="dict"),
-    status=dict(type="list", elements="int", default=[200]),
-    body_regex=dict(type="str"),
-    json_query=dict(type="str"),
-    expect=dict(type="raw"),
-    max_latency_ms=dict(type="float"),
-    validate_certs=dict(type="bool", default=True),
-    host=dict(type="str"),
-    port=dict(type="int"),
-    container=dict(type="str"),
-    max_restarts=dict(type="int"),
-    argv=dict(type="list", elements="str"),
-    rc=dict(type="int", default=0),
-    stdout_regex=dict(type="str"),
-    prometheus_url=dict(type="str"),
-    query=dict(type="str"),
-    comparator=dict(type="str", choices=list(COMPARATORS)),
-    threshold=dict(type="float"),
-)
 
 OWN_SPEC = dict(
-    probes=dict(type="list", elements="dict", required=True, options=PROBE_OPTIONS),
     mode=dict(type="str", default="once", choices=["once", "until_healthy", "until_unhealthy", "sample"]),
     duration=dict(type="float", default=10.0),
     abort_when=dict(type="dict", options=dict(availability_below=dict(type="float"),
@@ -354,10 +216,12 @@ OWN_SPEC = dict(
 
 
 def main():
-    module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, supports_check_mode=True)
+    module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, PROBES_ARG_SPEC, supports_check_mode=True)
     params = module.params
 
     def body():
+        if not params["probes"]:
+            raise ChaosError("probes is empty: give at least one probe")
         if params["interval"] < MIN_INTERVAL:
             raise ChaosError("interval must be at least %s s, got %s" % (MIN_INTERVAL, params["interval"]))
         if params["mode"] != "once" and params["timeout"] < params["interval"]:

@@ -165,7 +165,7 @@ experiment_id:
   type: str
 stress:
   description: One item per (target, kind) with C(target), C(kind) (stress, disk_fill, io_limit), C(spec)
-    (sizes in bytes), C(changed), C(entry_id), C(deadline), C(pid) (stress-ng), C(replaced).
+    (sizes in bytes), C(changed), C(entry_id), C(deadline), C(pid) (the process group of the stress: stress-ng, and the C(nsenter) that starts it in the container's PID namespace), C(replaced).
   returned: always
   type: list
   elements: dict

@@ -112,12 +112,17 @@ def group_members(pgid):
 
 
 def stress_groups(container):
-    """{pgid: [pids]} of the live stress-ng processes inside the container's cgroup."""
+    """{pgid: [pids]} of the live stress processes inside the container's cgroup.
+
+    A stress is stress-ng, its workers, and the nsenter that started it in the container's PID namespace.
+    """
     groups = {}
     procs = Path(cgroup_dir(container, "cpuacct"), "cgroup.procs").read_text().split()
     for pid in map(int, procs):
         fields = _stat_fields(pid)
-        if fields and fields[0] != "Z" and cmdline(pid).startswith("stress-ng"):
+        command = cmdline(pid)
+        if fields and fields[0] != "Z" and (command.startswith("stress-ng") or
+                                             (command.startswith("nsenter") and "stress-ng" in command)):
             groups.setdefault(fields[1], []).append(pid)
     return groups
 
@@ -273,7 +278,7 @@ def test_cpu_load_in_container_cgroup(containers, state_dir):
         assert not group_members(pid), "the 50 %% stress must be replaced: %s" % group_members(pid)
         full_pid = full["stress"][0]["pid"]
         wait_for(lambda: len(stress_groups(target).get(full_pid, [])) >= 3, timeout=3)
-        assert len(stress_groups(target).get(full_pid, [])) == 3, "stress-ng and 2 workers, all in the container"
+        assert len(stress_groups(target).get(full_pid, [])) == 4, "nsenter, stress-ng and 2 workers, all in the container"
         time.sleep(0.3)
         full_pct, full_idle, full_others = cpu_window(target)
         left = 100.0 * (os.cpu_count() or 1) - full_others
@@ -560,7 +565,7 @@ def test_same_spec_twice_then_a_different_one(containers, state_dir, tmp_path):
         new_pid = other["stress"][0]["pid"]
         assert new_pid != pid and not group_members(pid), "the old group is gone"
         wait_for(lambda: len(stress_groups(target).get(new_pid, [])) >= 3, timeout=3)
-        assert list(stress_groups(target)) == [new_pid] and len(stress_groups(target)[new_pid]) == 3
+        assert list(stress_groups(target)) == [new_pid] and len(stress_groups(target)[new_pid]) == 4  # nsenter, stress-ng, 2 workers
         assert [e["spec"] for e in active_entries(state_dir)] == [{"cpu": {"workers": 2, "load": 40}}]
         print("\nsame spec twice: one group %d (second call changed=false); new spec: group %d replaced it"
               % (pid, new_pid))

@@ -62,7 +62,7 @@ def test_chaos_error_keeps_details():
 
 
 def test_new_experiment_id_shape_and_uniqueness():
-    first, second = new_experiment_id("exp"), new_experiment_id("exp")
-    assert re.match(r"^exp-\d{8}T\d{6}-[0-9a-f]{6}$", first)
+    first, second = new_experiment_id(), new_experiment_id()
+    assert re.match(r"^adhoc-\d{8}T\d{6}-[0-9a-f]{6}$", first)
     assert first != second
     assert new_experiment_id().startswith("adhoc-")
