@@ -46,7 +46,7 @@ def module(name, args):
 
 
 def median_of(runs, fn):
-    return statistics.median(fn() for _ in range(runs))
+    return statistics.median(fn() for _run in range(runs))
 
 
 def bench_pause(client, container, state_dir, runs):
@@ -58,9 +58,9 @@ def bench_pause(client, container, state_dir, runs):
 
     def ours():
         first, _r = module("container_chaos", {"action": "pause", "duration": 60, "targets": {"names": [container.name]},
-                                              "state_dir": state_dir})
+                                               "state_dir": state_dir})
         second, _r = module("container_chaos", {"action": "pause", "state": "absent",
-                                               "targets": {"names": [container.name]}, "state_dir": state_dir})
+                                                "targets": {"names": [container.name]}, "state_dir": state_dir})
         return first + second
 
     def noop():
@@ -72,9 +72,9 @@ def bench_pause(client, container, state_dir, runs):
 def bench_reaper(client, container, state_dir, runs):
     """Seconds between a pause's deadline and the moment the engine shows it unpaused (nobody asks)."""
     lateness = []
-    for _ in range(runs):
+    for _run in range(runs):
         _e, result = module("container_chaos", {"action": "pause", "duration": 1.5, "targets": {"names": [container.name]},
-                                               "state_dir": state_dir})
+                                                "state_dir": state_dir})
         deadline = result["containers"][0]["deadline"]
         while True:
             container.reload()

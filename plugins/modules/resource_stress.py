@@ -164,8 +164,11 @@ experiment_id:
   returned: always
   type: str
 stress:
-  description: One item per (target, kind) with C(target), C(kind) (stress, disk_fill, io_limit), C(spec)
-    (sizes in bytes), C(changed), C(entry_id), C(deadline), C(pid) (the process group of the stress: stress-ng, and the C(nsenter) that starts it in the container's PID namespace), C(replaced).
+  description:
+    - One item per (target, kind) with C(target), C(kind) (stress, disk_fill, io_limit), C(spec) (sizes in bytes),
+      C(changed), C(entry_id), C(deadline), C(pid) and C(replaced).
+    - C(pid) is the process group of the stress, that is stress-ng and the C(nsenter) that starts it in the
+      container's PID namespace.
   returned: always
   type: list
   elements: dict

@@ -135,7 +135,7 @@ def report(record_property, what, value):
 def wait_gone_by_deadline(kind, container, deadline, slack=2.0):
     """Poll until the fault's effect is gone; returns seconds after the deadline it was seen gone."""
     gone_check = KINDS[kind][3]
-    gone, _ = wait_for(lambda: gone_check(container), timeout=max(0.0, deadline + slack - time.time()), interval=0.05)
+    gone, _waited = wait_for(lambda: gone_check(container), timeout=max(0.0, deadline + slack - time.time()), interval=0.05)
     seen = time.time()
     assert gone, "%s still in effect %.1f s after its deadline, with the controller gone" % (kind, slack)
     return seen - deadline
@@ -209,7 +209,7 @@ def test_sigterm_to_the_playbook_leaves_the_undo_to_the_target(containers, state
                             env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        entry, _ = wait_for(lambda: applied_entry(state_dir) if our_chains(victim) else None, timeout=60)
+        entry, _waited = wait_for(lambda: applied_entry(state_dir) if our_chains(victim) else None, timeout=60)
         assert entry, (tmp_path / "playbook.log").read_text()
         proc.send_signal(signal.SIGTERM)  # to ansible-playbook only, as a service manager would
         termed_at = time.time()
@@ -238,7 +238,7 @@ def test_target_restarted_mid_fault(kind, containers, state_dir, record_property
                                                            state_dir=str(state_dir)))
     assert rc == 0, result
     entry = applied_entry(state_dir)
-    visible, _ = wait_for(lambda: seen_check(victim), timeout=3)
+    visible, _waited = wait_for(lambda: seen_check(victim), timeout=3)
     assert visible, "the %s fault is not visible" % kind
     old_pid = pid_of(victim)
 
@@ -253,7 +253,7 @@ def test_target_restarted_mid_fault(kind, containers, state_dir, record_property
               % (len(left), ", ".join("%d pidns=%s" % (p, os.readlink("/proc/%d/ns/pid" % p)) for p in left)))
         record_property("restart_cpu_stress_survived", len(left))
 
-    reverted, _ = wait_for(lambda: not active_entries(state_dir), timeout=max(0.0, entry["deadline"] + 3 - time.time()))
+    reverted, _waited = wait_for(lambda: not active_entries(state_dir), timeout=max(0.0, entry["deadline"] + 3 - time.time()))
     assert reverted, ledger_entries(state_dir)
     [final] = assert_reverted_by_reaper(state_dir)
     assert gone_check(victim) and network_clean(victim)
@@ -278,7 +278,7 @@ def test_ledger_lost_mid_run_pause_still_expires(damage, containers, state_dir, 
         ledger.write_text("{ this is not json \x00\x01")
     damaged_at = time.time()
 
-    restored, _ = wait_for(lambda: readable_active(state_dir), timeout=3)
+    restored, _waited = wait_for(lambda: readable_active(state_dir), timeout=3)
     restored_after = time.time() - damaged_at
     assert restored, "the reaper did not write its active entries back"
     if damage == "corrupted":
@@ -409,7 +409,7 @@ def test_network_role_failing_mid_block_leaves_nothing(containers, state_dir, tm
     def outage_during_fault():
         # The health check starts healthy (preflight, baseline), fails while the fault is active, and is
         # back once the rescue has rolled it back (so the steady-state check in always can pass).
-        active, _ = wait_for(lambda: active_entries(state_dir), timeout=60)
+        active, _waited = wait_for(lambda: active_entries(state_dir), timeout=60)
         if not active:
             return
         timings["fault_at"] = time.time()
@@ -464,8 +464,9 @@ def test_container_role_failing_mid_block_unpauses_at_once(docker_client, state_
         victim.reload()
         port = int(victim.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"])
         url = "http://127.0.0.1:%d/" % port
-        up, _ = wait_for(lambda: subprocess.run(["python3", "-c", "import urllib.request as u; u.urlopen(%r, timeout=1)"
-                                                 % url], capture_output=True).returncode == 0, timeout=10, interval=0.2)
+        fetch = ["python3", "-c", "import urllib.request as u; u.urlopen(%r, timeout=1)" % url]
+        up, _waited = wait_for(lambda: subprocess.run(fetch, capture_output=True, check=False).returncode == 0,
+                               timeout=10, interval=0.2)
         assert up, "the web server in the container did not come up"
         experiment = "role-pause-" + secrets.token_hex(3)
         started = time.time()
@@ -539,5 +540,5 @@ def test_two_experiments_on_one_target(containers, state_dir, tmp_path):
     assert rc == 0, undone
     assert not active_entries(state_dir)
     assert not state_of(x)["Paused"] and network_clean(y)
-    gone, _ = wait_for(lambda: not stress_pids(y), timeout=3)
+    gone, _waited = wait_for(lambda: not stress_pids(y), timeout=3)
     assert gone

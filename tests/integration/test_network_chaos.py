@@ -163,7 +163,7 @@ def install_tool(container, serve=False):
     if serve:
         container.exec_run(["python3", "/tmp/sznet.py", "serve"], detach=True)
         ready, _waited = wait_for(lambda: container.exec_run(["test", "-e", "/tmp/sznet.ready"]).exit_code == 0,
-                            timeout=15, interval=0.1)
+                                  timeout=15, interval=0.1)
         assert ready, "the traffic servers did not start in %s" % container.name
 
 
@@ -455,7 +455,7 @@ def test_rate_expires_after_the_playbook_is_killed(containers, state_dir, record
             report(record_property, "kill9_before_deadline_s", round(deadline - killed_at, 3), " s")
 
             gone, _waited = wait_for(lambda: not ours_in(netns_state(pid)[1]),
-                               timeout=max(0.0, deadline + 2 - time.time()), interval=0.05)
+                                     timeout=max(0.0, deadline + 2 - time.time()), interval=0.05)
             seen = time.time()
             assert gone, "qdisc still there 2 s after the deadline, with the playbook dead"
             report(record_property, "kill9_qdisc_gone_late_s", round(seen - deadline, 3), " s after the deadline")
@@ -581,14 +581,14 @@ def test_reaper_copes_with_a_target_that_restarted(containers, state_dir):
 
     os.kill(old_pid, signal.SIGKILL)  # a crash: the engine restarts it, with a new network namespace
     restarted, _waited = wait_for(lambda: a.reload() or (a.attrs["State"]["Running"] and a.attrs["State"]["Pid"] not in
-                                                   (0, old_pid)), timeout=15, interval=0.1)
+                                                         (0, old_pid)), timeout=15, interval=0.1)
     assert restarted, a.attrs["State"]
     new_pid = pid_of(a)
     assert time.time() < deadline, "the restart took longer than the fault: the test proves nothing"
     assert_clean(new_pid)
 
     reverted, _waited = wait_for(lambda: not active_entries(state_dir), timeout=max(0.0, deadline + 4 - time.time()),
-                           interval=0.1)
+                                 interval=0.1)
     assert reverted, ledger_entries(state_dir)
     [entry] = ledger_entries(state_dir)
     assert entry["state"] == "reverted" and entry["reverted_by"] == "reaper", entry

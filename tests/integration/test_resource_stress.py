@@ -122,7 +122,7 @@ def stress_groups(container):
         fields = _stat_fields(pid)
         command = cmdline(pid)
         if fields and fields[0] != "Z" and (command.startswith("stress-ng") or
-                                             (command.startswith("nsenter") and "stress-ng" in command)):
+                                            (command.startswith("nsenter") and "stress-ng" in command)):
             groups.setdefault(fields[1], []).append(pid)
     return groups
 

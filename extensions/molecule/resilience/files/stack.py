@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The three services of the resilience scenario, one per container (the image has python3 only).
 
     stack.py db  PORT                 a TCP server that answers "ok" to every connection

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure, from the Docker host, what a resource_stress experiment does to one container.
 
     stress_proof.py cpu|memory|disk_fill CONTAINER_PID [TIMEOUT_SECONDS]
@@ -80,7 +79,7 @@ def main():
     dirs = cgroup_dirs(pid)
     root = "/proc/%d/root" % pid
     out = {"kind": kind, "container_pid": pid, "cgroups": {k: dirs[k] for k in sorted(dirs)
-                                                          if k in ("cpuacct", "memory", "pids", "v2")}}
+                                                           if k in ("cpuacct", "memory", "pids", "v2")}}
     if kind in ("cpu", "memory"):
         before = memory_bytes(dirs)
         out["memory_before"] = before

@@ -305,8 +305,10 @@ class Run:
             enter = stack.enter_context
             enter(mock.patch.object(basic.AnsibleModule, "exit_json", _returning(ExitJson)))
             enter(mock.patch.object(basic.AnsibleModule, "fail_json", _returning(FailJson)))
-            enter(mock.patch.object(basic.AnsibleModule, "run_command",
-                                    lambda module, args, *a, **kw: run.run_command(module, args, *a, **kw)))
+            def recorded_run_command(module, args, *rest, **kwargs):  # a function, so it binds to the module
+                return run.run_command(module, args, *rest, **kwargs)
+
+            enter(mock.patch.object(basic.AnsibleModule, "run_command", recorded_run_command))
             enter(mock.patch.object(basic.AnsibleModule, "get_bin_path",
                                     lambda module, arg, required=False, opt_dirs=None: "/usr/bin/%s" % arg))
             for module in list(MODULES.values()) + [_docker, _container]:

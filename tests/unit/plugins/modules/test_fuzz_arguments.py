@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
