@@ -305,6 +305,7 @@ class Run:
             enter = stack.enter_context
             enter(mock.patch.object(basic.AnsibleModule, "exit_json", _returning(ExitJson)))
             enter(mock.patch.object(basic.AnsibleModule, "fail_json", _returning(FailJson)))
+
             def recorded_run_command(module, args, *rest, **kwargs):  # a function, so it binds to the module
                 return run.run_command(module, args, *rest, **kwargs)
 
