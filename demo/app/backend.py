@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """sutazai-chaos demo backend: stdlib HTTP server over PostgreSQL and Redis.
 
 GET /health     -> 200 {"status": "ok", "dependencies": {...}} or 503 "degraded"

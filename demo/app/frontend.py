@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """sutazai-chaos demo frontend: a stdlib proxy in front of the backend.
 
 GET /health -> calls backend /health (timeout 3 s); 200 {"status": "ok",
