@@ -20,6 +20,6 @@ assert r["hit"][0]["state_before"] == "running", r["hit"][0]
 assert r["recovered"] and r["recovery_seconds"] is not None, r
 assert {s["service"] for s in r["reach"]} == {"redis", "backend", "frontend"}, r["reach"]
 assert r["left_active_after_experiment"] == 0 and r["steady_state_after"] is True, r
-assert r["verdict"] == "pass", r
+assert r["verdict"] == "PASS", r
 print("demo-test: redis crashed and everything recovered in %.2f s; verdict %s" % (r["recovery_seconds"], r["verdict"]))
 PY
