@@ -125,6 +125,7 @@ def experiment_result(gathered):
     recovered = recovery_seconds is not None
     window = gathered.get("during") if gathered.get("timed") else gathered.get("watch")
     availability = _float((window or {}).get("availability"))
+    availability = None if availability is None else round(availability, 4)
     cascade_depth = (spread or {}).get("cascade_depth")
     checks = hypothesis_checks(gathered.get("hypothesis"), recovery_seconds, availability, cascade_depth) \
         if observed and not gathered.get("error") else []
@@ -160,6 +161,8 @@ def experiment_result(gathered):
         "left_active_after_experiment": left,
         "leftovers": gathered.get("leftovers") or [],
         "steady_state_after": steady_after,
+        "health_score_after": (gathered.get("steady_after") or {}).get("health_score"),
+        "observed_from": (window or {}).get("started_at"),
         "error": gathered.get("error") or None,
         "verdict": verdict,
         "reason": reason,

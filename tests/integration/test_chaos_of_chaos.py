@@ -481,7 +481,8 @@ def test_container_role_failing_mid_block_unpauses_at_once(docker_client, state_
             "container_chaos_experiment_id": experiment,
             "container_chaos_state_dir": str(state_dir),
             "container_chaos_report_dir": str(tmp_path / "results"),
-        }, extra_play_vars={"observe_abort_availability_below": 0.99})
+            "container_chaos_abort_availability_below": 0.99,
+        })
         assert rc != 0, output
         messages = experiment_failure(tasks, experiment)
         assert len(messages) == 1, [(n, r.get("msg")) for n, r in tasks if r.get("failed")] or output[-4000:]

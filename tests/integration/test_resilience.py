@@ -40,6 +40,6 @@ def test_redis_kill_cascade_on_the_demo_stack(demo_stack, tmp_path):
     assert case["cascade_depth"] == 2
     assert case["surprises"] == {"unexpected": [], "not_isolated": []}
     assert 0 < case["mttr_seconds"] < 60
-    assert case["left_active"] == 0 and case["verdict"] == "pass"
+    assert case["left_active"] == 0 and case["verdict"] == "PASS"
     table = open(glob.glob(str(tmp_path / "resilience-quick-*.md"))[0]).read()
     assert "| redis | kill |" in table and "Verdict: **PASS**" in table
