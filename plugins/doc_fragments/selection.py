@@ -18,8 +18,8 @@ options:
     suboptions:
       names:
         description:
-          - Container names, exact or shell globs (V(web-*)). An exact value also matches a compose service
-            name or an id prefix of 12 or more characters.
+          - Container names, exact or shell globs (V(web-*)). An exact value also matches the container's
+            service (see O(targets.services)) or an id prefix of 12 or more characters.
           - An exact name that matches no container at all is an error.
         type: list
         elements: str
@@ -36,14 +36,22 @@ options:
         description: Compose services (label C(com.docker.compose.service)); any of them.
         type: list
         elements: str
+      services:
+        description:
+          - Services; any of them. Every container has one service name, used wherever a service is named
+            (O(targets.names), O(exclude), O(protected), results' C(service)).
+          - It is its compose service (label C(com.docker.compose.service)), else its C(sutazai.chaos.service)
+            label, else its container name. So plain C(docker run) containers have services too.
+        type: list
+        elements: str
   exclude:
-    description: Names, globs or compose services never selected (silently skipped).
+    description: Names, globs or services (see O(targets.services)) never selected (silently skipped).
     type: list
     elements: str
     default: []
   protected:
     description:
-      - Names, globs or compose services that are protected. Containers labelled
+      - Names, globs or services (see O(targets.services)) that are protected. Containers labelled
         C(sutazai.chaos.protected=true) are protected too.
       - A protected container matched by a pattern is skipped; naming one exactly is an error.
     type: list

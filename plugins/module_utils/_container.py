@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from ._common import NOTHING_CHANGED, ChaosError
 from ._docker import APIError, inspect, list_containers, tls_settings
 from ._fault import FaultTransaction
-from ._targets import select_targets
+from ._targets import select_targets, service_of
 
 # action -> (ledger kind, engine call that undoes it, container State once undone)
 REVERSIBLE = {
@@ -129,7 +129,8 @@ class ContainerChaos:
             raise ChaosError("container %s disappeared between selection and %s" % (container["name"], self.action))
         result = {
             "id": container["id"], "name": container["name"], "compose_service": container["compose_service"],
-            "action": self.action, "state_before": before["status"], "changed": not already_held,
+            "service": container["service"], "action": self.action, "state_before": before["status"],
+            "changed": not already_held,
         }
         if already_held:
             result.update(state_after=before["status"], note="already %s by this collection" % (
@@ -139,7 +140,8 @@ class ContainerChaos:
             result["state_after"] = {"pause": "paused", "stop": "exited", "kill": "restarting or exited",
                                      "restart": "running"}[self.action]
             return result
-        target = {"id": container["id"], "name": container["name"], "compose_service": container["compose_service"]}
+        target = {"id": container["id"], "name": container["name"], "compose_service": container["compose_service"],
+                  "service": container["service"]}
         spec = {"action": self.action}
         docker_container = self.client.containers.get(container["id"])
         result["injected_at"] = time.time()  # when the fault itself started, for MTTR (not the task's start)
@@ -187,7 +189,8 @@ class ContainerChaos:
             after = inspect(self.client, entry["target"]["id"])
             results.append({
                 "id": entry["target"]["id"], "name": entry["target"]["name"],
-                "compose_service": entry["target"].get("compose_service"), "action": self.action,
+                "compose_service": entry["target"].get("compose_service"), "service": service_of(entry["target"]),
+                "action": self.action,
                 "state_before": "paused" if self.action == "pause" else "exited",
                 "state_after": (after["status"] if after else "removed") if not self.check_mode else "running",
                 "changed": True, "entry_id": entry["id"],

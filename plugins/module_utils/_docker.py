@@ -11,6 +11,7 @@ import traceback
 from ansible.module_utils.basic import env_fallback
 
 from ._common import NOTHING_CHANGED, ChaosError
+from ._targets import COMPOSE_SERVICE_LABEL, service_name
 
 try:
     import docker
@@ -85,12 +86,14 @@ def container_summary(container):
     attrs = container.attrs
     labels = (attrs.get("Config") or {}).get("Labels") or {}
     state = attrs.get("State") or {}
+    name = attrs.get("Name", "").lstrip("/") or container.name
     return {
         "id": attrs["Id"],
-        "name": attrs.get("Name", "").lstrip("/") or container.name,
+        "name": name,
         "labels": labels,
         "compose_project": labels.get("com.docker.compose.project"),
-        "compose_service": labels.get("com.docker.compose.service"),
+        "compose_service": labels.get(COMPOSE_SERVICE_LABEL),
+        "service": service_name(labels, name),
         "status": state.get("Status"),
         "pid": state.get("Pid"),
         "restart_count": attrs.get("RestartCount", 0),

@@ -15,7 +15,7 @@ import datetime
 import re
 
 from ._common import ChaosError
-from ._targets import is_protected
+from ._targets import is_protected, service_of
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -174,17 +174,17 @@ def check_stop_flag(flag_set, path):
 
 
 def planned_as_containers(planned, containers=None):
-    """Planned targets (names or compose services) as container summaries for ``is_protected``.
+    """Planned targets (names or services) as container summaries for ``is_protected``.
 
     Each name stands for itself (as a container name and as a service name); when the engine's
-    containers are known, every container it names (by name or compose service) is added, so a
+    containers are known, every container it names (by name or service) is added, so a
     protected label or a protected service behind a container name is caught too.
     """
     found = []
     for name in planned:
-        found.append((name, {"id": "", "name": name, "labels": {}, "compose_service": name}))
+        found.append((name, {"id": "", "name": name, "labels": {}, "compose_service": name, "service": name}))
         for container in containers or []:
-            if name in (container["name"], container.get("compose_service")):
+            if name in (container["name"], service_of(container)):
                 found.append((name, container))
     return found
 

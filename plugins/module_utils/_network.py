@@ -20,6 +20,7 @@ from ._common import NOTHING_CHANGED, ChaosError
 from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
                         partition_rules, remove_commands)
 from ._iptables import is_gone as iptables_gone
+from ._targets import service_of
 from ._tc import TcError, netem_args, parse_qdiscs, remove_command, root_state, tbf_args, tree_commands
 from ._tc import is_gone as tc_gone
 
@@ -75,7 +76,7 @@ def resolve_peers(client, partition):
                              "Docker engine). %s" % (peer, NOTHING_CHANGED))
         from ._docker import list_containers  # only container peers need the engine (the kernel lab has none)
 
-        matches = [c for c in list_containers(client) if c["name"] == peer or c.get("compose_service") == peer]
+        matches = [c for c in list_containers(client) if peer in (c["name"], c["service"])]
         addresses = sorted({a for c in matches for a in c["addresses"]})
         if not addresses:
             raise ChaosError("partition peer %r is neither an address nor a running container with an address. %s"
@@ -143,7 +144,7 @@ class Target:
         if self.container is None:
             return {"id": "host:" + self.device, "name": "host:" + self.device, "device": self.device}
         return {"id": self.container["id"], "name": self.container["name"], "device": self.device,
-                "compose_service": self.container.get("compose_service")}
+                "compose_service": self.container.get("compose_service"), "service": service_of(self.container)}
 
     def undo_step(self, argv, part):
         step = {"type": "argv", "argv": list(argv), "ok_rc": [0], "gone_regex": GONE_ERRORS, "part": part}
@@ -215,7 +216,7 @@ class NetworkChaos:
             state = self.root(target)
             held = self._held(target)
             result = {"target": target.record["name"], "device": target.device, "backend": decided["backend"],
-                      "compose_service": target.record.get("compose_service"),
+                      "compose_service": target.record.get("compose_service"), "service": target.record.get("service"),
                       "changed": True, "replaced": held["spec"] if held else None}
             # The spared traffic is part of the fault: turning the control-channel protection off is a change.
             spec = dict(self.params["fault"], spared=spared_traffic(self.params))

@@ -21,6 +21,7 @@ import time
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._ledger import spawn_detached
+from ._targets import service_of
 from ._undo import marked_processes
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "ki": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
@@ -189,7 +190,7 @@ class StressTarget:
         if self.container is None:
             return {"id": "host", "name": "host"}
         return {"id": self.container["id"], "name": self.container["name"],
-                "compose_service": self.container.get("compose_service")}
+                "compose_service": self.container.get("compose_service"), "service": service_of(self.container)}
 
     def host_path(self, path):
         """A path as the target sees it -> the same file from the host."""
@@ -397,7 +398,7 @@ class ResourceStress:
                     if e["kind"] in self.KINDS and e["target"]["id"] == target.record["id"]}
             for kind, spec in planned.items():
                 result = {"target": target.record["name"], "compose_service": target.record.get("compose_service"),
-                          "kind": kind, "spec": spec, "changed": True}
+                          "service": target.record.get("service"), "kind": kind, "spec": spec, "changed": True}
                 old = held.get(kind)
                 self.txn.check_conflict(old, same_spec=bool(old) and _requested(old["spec"]) == _requested(spec))
                 if old and _requested(old["spec"]) == _requested(spec):

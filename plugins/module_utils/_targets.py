@@ -18,6 +18,9 @@ import re
 from ._common import NOTHING_CHANGED, ChaosError
 
 PROTECTED_LABEL = "sutazai.chaos.protected"
+# Names the service of a container that is not a compose service (a plain ``docker run``).
+SERVICE_LABEL = "sutazai.chaos.service"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 SELECTION_ARG_SPEC = dict(
     targets=dict(
@@ -28,6 +31,7 @@ SELECTION_ARG_SPEC = dict(
             labels=dict(type="dict"),
             compose_project=dict(type="str"),
             compose_services=dict(type="list", elements="str"),
+            services=dict(type="list", elements="str"),
         ),
     ),
     exclude=dict(type="list", elements="str", default=[]),
@@ -46,18 +50,29 @@ SELECTION_ARG_SPEC = dict(
 )
 
 
+def service_name(labels, name):
+    """A container's one service name: its compose service, else its SERVICE_LABEL, else its name."""
+    return labels.get(COMPOSE_SERVICE_LABEL) or labels.get(SERVICE_LABEL) or name
+
+
+def service_of(container):
+    """The ``service`` of a container record; records written before it existed fall back to the rule."""
+    return container.get("service") or container.get("compose_service") or \
+        service_name(container.get("labels") or {}, container["name"])
+
+
 def _has_glob(pattern):
     return any(ch in pattern for ch in "*?[")
 
 
 def _name_matches(container, pattern):
-    """A name pattern matches the container name, an id prefix, or the compose service."""
+    """A name pattern matches the container name, an id prefix, or the service (see ``service_name``)."""
     if _has_glob(pattern):
         return fnmatch.fnmatchcase(container["name"], pattern)
     return (
         container["name"] == pattern
         or (len(pattern) >= 12 and container["id"].startswith(pattern))
-        or container.get("compose_service") == pattern
+        or service_of(container) == pattern
     )
 
 
@@ -76,6 +91,9 @@ def _matches_selector(container, targets, regex):
     services = targets.get("compose_services")
     if services and container.get("compose_service") not in services:
         return False
+    services = targets.get("services")
+    if services and service_of(container) not in services:
+        return False
     return True
 
 
@@ -88,15 +106,16 @@ def is_protected(container, protected):
 def _explicitly_named(container, targets):
     named = [n for n in (targets.get("names") or []) if not _has_glob(n)]
     named += targets.get("compose_services") or []
+    named += targets.get("services") or []
     return any(_name_matches(container, n) for n in named)
 
 
 def _validate(targets, select):
-    criteria = ("names", "name_regex", "labels", "compose_project", "compose_services")
+    criteria = ("names", "name_regex", "labels", "compose_project", "compose_services", "services")
     if not targets or not any(targets.get(k) for k in criteria):
         raise ChaosError(
-            "targets needs at least one of names, name_regex, labels, compose_project, compose_services "
-            "(an empty selector would hit every container). %s" % NOTHING_CHANGED
+            "targets needs at least one of %s (an empty selector would hit every container). %s"
+            % (", ".join(criteria), NOTHING_CHANGED)
         )
     mode, value = select.get("mode") or "all", select.get("value")
     if mode == "count" and (value is None or value < 1 or value != int(value)):

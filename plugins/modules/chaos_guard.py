@@ -90,15 +90,17 @@ options:
     type: path
     default: /var/lib/sutazai-chaos
   protected:
-    description: Container names, compose services or globs that must never be a target.
+    description:
+      - Container names, services or globs that must never be a target.
+      - A container's service is its compose service, else its C(sutazai.chaos.service) label, else its name.
     type: list
     elements: str
     default: []
   planned_targets:
     description:
-      - Container names or compose services the experiment plans to hit. Each is checked against
+      - Container names or services the experiment plans to hit. Each is checked against
         O(protected) both as a name and, when the engine has containers of that name or service, as
-        those containers (so their compose service and C(sutazai.chaos.protected) label count).
+        those containers (so their service and C(sutazai.chaos.protected) label count).
     type: list
     elements: str
     default: []

@@ -125,7 +125,10 @@ containers:
       description: Container name.
       type: str
     compose_service:
-      description: Compose service, if any.
+      description: Compose service, if any (kept for compatibility; prefer RV(containers[].service)).
+      type: str
+    service:
+      description: The container's service, its compose service, else its C(sutazai.chaos.service) label, else its name.
       type: str
     action:
       description: The action.
@@ -151,8 +154,8 @@ containers:
       description: Epoch time at which the reaper undoes the fault (null without duration).
       type: float
       returned: for pause and stop
-  sample: [{"id": "4f1c...", "name": "sutazai-demo_redis_1", "compose_service": "redis", "action": "kill",
-            "state_before": "running", "state_after": "running", "changed": true}]
+  sample: [{"id": "4f1c...", "name": "sutazai-demo_redis_1", "compose_service": "redis", "service": "redis",
+            "action": "kill", "state_before": "running", "state_after": "running", "changed": true}]
 selection:
   description: What the selector matched and what was skipped (protected, excluded, wrong state).
   returned: always

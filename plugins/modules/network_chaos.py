@@ -235,6 +235,14 @@ faults:
     target:
       description: Container name, or C(host:<interface>).
       type: str
+    compose_service:
+      description: Compose service of the container, if any (kept for compatibility; prefer RV(faults[].service)).
+      type: str
+    service:
+      description:
+        - The container's service, its compose service, else its C(sutazai.chaos.service) label, else its name.
+        - Null for a host interface.
+      type: str
     device:
       description: The network device.
       type: str
@@ -253,7 +261,8 @@ faults:
     deadline:
       description: Epoch time at which the reaper removes the fault.
       type: float
-  sample: [{"target": "sutazai-demo_backend_1", "device": "eth0", "backend": "iptables-statistic", "changed": true}]
+  sample: [{"target": "sutazai-demo_backend_1", "compose_service": "backend", "service": "backend", "device": "eth0",
+            "backend": "iptables-statistic", "changed": true}]
 removed:
   description: With O(state=absent), the ledger entries undone.
   returned: when state is absent

@@ -165,8 +165,10 @@ experiment_id:
   type: str
 stress:
   description:
-    - One item per (target, kind) with C(target), C(kind) (stress, disk_fill, io_limit), C(spec) (sizes in bytes),
-      C(changed), C(entry_id), C(deadline), C(pid) and C(replaced).
+    - One item per (target, kind) with C(target), C(compose_service), C(service), C(kind) (stress, disk_fill,
+      io_limit), C(spec) (sizes in bytes), C(changed), C(entry_id), C(deadline), C(pid) and C(replaced).
+    - C(service) is the container's service (its compose service, else its C(sutazai.chaos.service) label,
+      else its name), null for the host; C(compose_service) stays for compatibility.
     - C(pid) is the process group of the stress, that is stress-ng and the C(nsenter) that starts it in the
       container's PID namespace.
   returned: always

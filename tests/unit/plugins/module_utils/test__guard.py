@@ -203,3 +203,26 @@ def test_bad_settings_measure_nothing(overrides, message):
                "containers": boom}
     with pytest.raises(ChaosError, match=message):
         evaluate(_params(**overrides), measure)
+
+
+@pytest.mark.parametrize(
+    "planned, protected, verdict",
+    [
+        (["cache"], ["cache"], FAIL),  # the label's service named directly
+        (["shop-cache-7f3a"], ["cache"], FAIL),  # the container name, protected by its label service
+        (["cache"], ["shop-cache-7f3a"], FAIL),  # the service, protected by its container name
+        (["lonely"], ["lonely"], FAIL),  # a plain container's service is its name
+        (["shop-web-1"], ["web"], FAIL),  # compose service, as before
+        (["shop-cache-7f3a"], ["web", "lonely"], PASS),
+    ],
+)
+def test_protected_by_service_name(planned, protected, verdict):
+    containers = [
+        {"id": "a" * 64, "name": "shop-cache-7f3a", "labels": {"sutazai.chaos.service": "cache"},
+         "compose_service": None, "service": "cache"},
+        {"id": "b" * 64, "name": "shop-web-1", "labels": {}, "compose_service": "web", "service": "web"},
+        {"id": "c" * 64, "name": "lonely", "labels": {}, "compose_service": None, "service": "lonely"},
+    ]
+    check, reason = check_protected(planned, protected, containers)
+    assert check["verdict"] == verdict
+    assert (reason is None) == (verdict == PASS)

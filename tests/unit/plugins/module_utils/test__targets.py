@@ -10,9 +10,12 @@ import pytest
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import NOTHING_CHANGED, ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._targets import (
     PROTECTED_LABEL,
+    SERVICE_LABEL,
     is_protected,
     pick,
     select_targets,
+    service_name,
+    service_of,
 )
 
 
@@ -28,6 +31,7 @@ def _container(name, status="running", labels=None, project=None, service=None, 
         "labels": labels,
         "compose_project": project,
         "compose_service": service,
+        "service": service_name(labels, name),
         "status": status,
         "pid": 1234,
         "restart_count": 0,
@@ -367,3 +371,116 @@ def test_bad_regex(fleet, regex):
         select_targets(fleet, {"targets": {"name_regex": regex}})
     assert "is not a valid regular expression" in info.value.msg
     assert NOTHING_CHANGED in info.value.msg
+
+
+# ------------------------------------------------------------------ one service name per container
+
+@pytest.mark.parametrize(
+    "labels, name, expected",
+    [
+        ({"com.docker.compose.service": "web"}, "demo-web-1", "web"),  # compose container -> compose service
+        ({SERVICE_LABEL: "cache"}, "shop-cache-7f3a", "cache"),  # labelled container -> label value
+        ({}, "lonely", "lonely"),  # plain container -> its name
+        ({"com.docker.compose.service": "web", SERVICE_LABEL: "cache"}, "demo-web-1", "web"),  # compose wins
+        ({"com.docker.compose.service": "", SERVICE_LABEL: "cache"}, "x", "cache"),  # an empty label is no name
+        ({SERVICE_LABEL: ""}, "x", "x"),
+    ],
+)
+def test_service_name(labels, name, expected):
+    assert service_name(labels, name) == expected
+
+
+@pytest.mark.parametrize(
+    "record, expected",
+    [
+        ({"name": "n", "service": "s", "compose_service": "c"}, "s"),
+        ({"name": "n", "compose_service": "c"}, "c"),  # a ledger entry written before ``service`` existed
+        ({"name": "n", "labels": {SERVICE_LABEL: "cache"}}, "cache"),
+        ({"name": "n"}, "n"),
+    ],
+)
+def test_service_of_records_without_service(record, expected):
+    assert service_of(record) == expected
+
+
+@pytest.fixture
+def mixed():
+    """Compose containers, label-named plain containers and a plain ``docker run`` container."""
+    return [
+        _container("demo-web-1", project="demo", service="web"),
+        _container("shop-cache-7f3a", labels={SERVICE_LABEL: "cache"}),
+        _container("shop-cache-91bc", labels={SERVICE_LABEL: "cache"}),
+        _container("shop-db", labels={SERVICE_LABEL: "db", PROTECTED_LABEL: "true"}),
+        _container("lonely"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "targets, expected",
+    [
+        ({"services": ["web"]}, ["demo-web-1"]),  # a compose service is a service
+        ({"services": ["cache"]}, ["shop-cache-7f3a", "shop-cache-91bc"]),  # so is the label
+        ({"services": ["lonely"]}, ["lonely"]),  # and the name of a plain container
+        ({"services": ["web", "lonely"]}, ["demo-web-1", "lonely"]),
+        ({"services": ["nope"]}, []),
+        ({"names": ["cache"]}, ["shop-cache-7f3a", "shop-cache-91bc"]),  # a service name counts as a name
+        ({"names": ["lonely"]}, ["lonely"]),
+        ({"compose_services": ["cache"]}, []),  # compose_services stays compose-only
+        ({"compose_services": ["lonely"]}, []),
+        ({"services": ["cache"], "names": ["*-91bc"]}, ["shop-cache-91bc"]),  # ANDed like every criterion
+    ],
+)
+def test_services_selector(mixed, targets, expected):
+    selected, _report = _select(mixed, targets, allow_empty=True)
+    assert _names(selected) == expected
+
+
+@pytest.mark.parametrize(
+    "targets, protected, exclude, expected, skipped",
+    [
+        ({"names": ["shop-*"]}, ["cache"], [], [], ["shop-cache-7f3a", "shop-cache-91bc", "shop-db"]),
+        ({"names": ["*"]}, ["lonely", "web"], [], ["shop-cache-7f3a", "shop-cache-91bc"],
+         ["demo-web-1", "shop-db", "lonely"]),  # reported in the engine's order
+        ({"names": ["*"]}, [], ["cache"], ["demo-web-1", "lonely"], ["shop-db"]),  # exclude by service
+    ],
+)
+def test_protected_and_excluded_by_service_when_matched_by_glob(mixed, targets, protected, exclude, expected,
+                                                                skipped):
+    selected, report = _select(mixed, targets, protected=protected, exclude=exclude, allow_empty=True)
+    assert _names(selected) == expected
+    assert report["protected_skipped"] == skipped
+
+
+@pytest.mark.parametrize(
+    "targets, protected",
+    [
+        ({"names": ["shop-cache-7f3a"]}, ["cache"]),  # plain container named, protected by its label service
+        ({"names": ["cache"]}, ["cache"]),
+        ({"services": ["cache"]}, ["cache"]),  # services names explicitly too
+        ({"services": ["cache"]}, ["shop-cache-91bc"]),
+        ({"names": ["lonely"]}, ["lonely"]),  # a plain container's service is its name
+        ({"services": ["lonely"]}, ["lonely"]),
+        ({"services": ["db"]}, []),  # protected by label
+        ({"names": ["demo-web-1"]}, ["web"]),  # compose service, as before
+    ],
+)
+def test_naming_a_container_protected_by_service_is_an_error(mixed, targets, protected):
+    with pytest.raises(ChaosError) as info:
+        _select(mixed, targets, protected=protected, allow_empty=True)
+    assert "is protected" in info.value.msg
+    assert NOTHING_CHANGED in info.value.msg
+
+
+@pytest.mark.parametrize("protected, expected", [(["cache"], True), (["shop-cache-7f3a"], True), (["db"], False)])
+def test_is_protected_by_label_service(protected, expected):
+    assert is_protected(_container("shop-cache-7f3a", labels={SERVICE_LABEL: "cache"}), protected) is expected
+
+
+def test_services_alone_is_a_selector(mixed):
+    selected, _report = _select(mixed, {"services": ["cache"]}, select={"mode": "one", "seed": "s"})
+    assert len(selected) == 1 and selected[0]["service"] == "cache"
+
+
+def test_empty_selector_message_names_services(mixed):
+    with pytest.raises(ChaosError, match="compose_services, services"):
+        select_targets(mixed, {"targets": {"services": []}})
