@@ -32,3 +32,32 @@ ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
     -a "state_dir=$out/state" -e "ansible_python_interpreter=$REPO_ROOT/.venv/bin/python" >/dev/null \
     || die "a module of the installed collection does not run"
 msg "installed artifact works outside the checkout (ansible-doc of 4 modules, a module run)"
+
+# Playbooks by their collection names (ansible-playbook sutazai.chaos.<name>): they must run, not only parse.
+play() {
+    ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+        "$REPO_ROOT/.venv/bin/ansible-playbook" -i localhost, -c local "$@" \
+        -e "ansible_python_interpreter=$REPO_ROOT/.venv/bin/python" -e chaos_hosts=localhost \
+        -e "chaos_state_dir=$out/state"
+}
+for book in "$REPO_ROOT"/playbooks/*.yml; do
+    name=$(basename "$book" .yml)
+    case "$name" in
+        *-*) [ -f "$REPO_ROOT/playbooks/${name//-/_}.yml" ] || die "$book has no identifier-named twin" ;;
+        *) [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "playbook $name is not an identifier" ;;
+    esac
+done
+stopped=$(play sutazai.chaos.emergency_stop -e chaos_stop_reason=build-test 2>&1) \
+    || die "ansible-playbook sutazai.chaos.emergency_stop failed from the installed artifact: $stopped"
+[ -f "$out/state/emergency-stop" ] || die "sutazai.chaos.emergency_stop ran but set no flag in $out/state"
+resumed=$(play sutazai.chaos.resume_chaos 2>&1) || die "ansible-playbook sutazai.chaos.resume_chaos failed: $resumed"
+[ ! -e "$out/state/emergency-stop" ] || die "sutazai.chaos.resume_chaos ran but the flag is still set"
+audit=$(play sutazai.chaos.audit 2>&1) || die "ansible-playbook sutazai.chaos.audit failed: $audit"
+# The runner finds the catalogue shipped inside the installed collection, and validates it.
+validated=$(play sutazai.chaos.run_experiment -e experiment=all -e validate_only=true \
+    -e "@$REPO_ROOT/inventories/local/group_vars/all.yml" 2>&1) \
+    || die "ansible-playbook sutazai.chaos.run_experiment (validate_only) failed: $validated"
+shipped=$(ls "$REPO_ROOT"/experiments/*.yml | wc -l)
+grep -q "Valid ($shipped of $shipped)" <<<"$validated" \
+    || die "sutazai.chaos.run_experiment did not validate the $shipped shipped experiments: $validated"
+msg "playbooks run by collection name: emergency_stop, resume_chaos, audit, run_experiment (validated $shipped shipped experiments)"
