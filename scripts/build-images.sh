@@ -43,6 +43,7 @@ else
     tar="$workdir/demo-rootfs.tar"
     trap 'rm -f "$tar"' EXIT
     msg "no base image and no registry: mmdebstrap bookworm (+ $packages)"
+    # shellcheck disable=SC2016  # "$1" in the hooks is mmdebstrap's argument, expanded by mmdebstrap
     mmdebstrap --quiet --variant=minbase --include="$packages" \
         --customize-hook='mkdir -p "$1/opt/sutazai-demo"' \
         --customize-hook='sync-in demo/app /opt/sutazai-demo' \

@@ -1,5 +1,6 @@
 # Shared helpers for scripts/*.sh (sourced, not run).
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # used by the scripts that source this file
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 # Talk to the local engine over its unix socket (docker-compose v1 included).

@@ -57,7 +57,7 @@ audit=$(play sutazai.chaos.audit 2>&1) || die "ansible-playbook sutazai.chaos.au
 validated=$(play sutazai.chaos.run_experiment -e experiment=all -e validate_only=true \
     -e "@$REPO_ROOT/inventories/local/group_vars/all.yml" 2>&1) \
     || die "ansible-playbook sutazai.chaos.run_experiment (validate_only) failed: $validated"
-shipped=$(ls "$REPO_ROOT"/experiments/*.yml | wc -l)
+shipped=$(find "$REPO_ROOT/experiments" -maxdepth 1 -name '*.yml' | wc -l)
 grep -q "Valid ($shipped of $shipped)" <<<"$validated" \
     || die "sutazai.chaos.run_experiment did not validate the $shipped shipped experiments: $validated"
 msg "playbooks run by collection name: emergency_stop, resume_chaos, audit, run_experiment (validated $shipped shipped experiments)"

@@ -22,7 +22,7 @@ msg "kernel lab ready in $(( built - start ))s ($(cat .cache/kernel-lab/kpkg))"
 if [ $# -gt 0 ]; then
     scripts=("$@")
 else
-    mapfile -t scripts < <(ls tests/kernel-lab/test_*.py 2>/dev/null | sort)
+    mapfile -t scripts < <(find tests/kernel-lab -maxdepth 1 -name 'test_*.py' | sort)
 fi
 [ ${#scripts[@]} -gt 0 ] || die "no tests/kernel-lab/test_*.py"
 

@@ -36,6 +36,7 @@ leftovers() {
         --format '{{.ID}} {{.Label "com.docker.compose.project"}}' | awk '$2 ~ /^sutazai-molecule-/ {print $1}'
 }
 # Molecule destroys its platforms when a step fails, but not when it is interrupted.
+# shellcheck disable=SC2317  # called by the trap below
 on_signal() {
     msg "interrupted: removing the scenarios' containers"
     leftovers | xargs -r "$DOCKER" rm -f >/dev/null

@@ -5,10 +5,10 @@
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-LOG_PREFIX=test
-cd "$REPO_ROOT"
+LOG_PREFIX="test"
+cd "$REPO_ROOT" || exit 1
 
-layers=(${TEST_LAYERS:-unit sanity lint build kernel-lab integration demo molecule})
+read -r -a layers <<< "${TEST_LAYERS:-unit sanity lint build kernel-lab integration demo molecule}"
 declare -A result seconds
 failed=0
 for layer in "${layers[@]}"; do

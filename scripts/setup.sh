@@ -32,6 +32,7 @@ need procps         command -v pgrep
 need iproute2       command -v ip
 need util-linux     command -v nsenter
 need curl           command -v curl
+need shellcheck     command -v shellcheck   # ansible-test sanity skips its shellcheck test without it
 need prometheus     test -x /usr/bin/prometheus   # health_probe integration tests start their own on 127.0.0.1
 need python3-venv   sh -c '/usr/bin/python3 -c "import ensurepip, venv" && ls /usr/share/python-wheels/pip-*.whl'
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -66,13 +67,13 @@ fi
 # ---- c. collections from the ansible wheel (Galaxy is unreachable) ---------
 stamp="$COLL_ROOT/.from-ansible-$ANSIBLE_VERSION"
 if [ ! -f "$stamp" ]; then
-    wheel="$(ls "$WHEELS"/ansible-"$ANSIBLE_VERSION"-*.whl 2>/dev/null | head -n 1 || true)"
+    wheel="$(find "$WHEELS" -maxdepth 1 -name "ansible-$ANSIBLE_VERSION-*.whl" 2>/dev/null | head -n 1 || true)"
     if [ -z "$wheel" ]; then
         msg "downloading the ansible==$ANSIBLE_VERSION wheel (for its collections)"
         mkdir -p "$WHEELS"
         .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
             --only-binary=:all: "ansible==$ANSIBLE_VERSION" -d "$WHEELS"
-        wheel="$(ls "$WHEELS"/ansible-"$ANSIBLE_VERSION"-*.whl | head -n 1)"
+        wheel="$(find "$WHEELS" -maxdepth 1 -name "ansible-$ANSIBLE_VERSION-*.whl" | head -n 1)"
     fi
     msg "extracting ${COLLECTIONS[*]} from $(basename "$wheel")"
     .venv/bin/python - "$wheel" .cache/collections "${COLLECTIONS[@]}" <<'PY'

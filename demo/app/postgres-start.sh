@@ -10,7 +10,7 @@ PGUSER_NAME="${POSTGRES_USER:-demo}"
 PGPASS="${POSTGRES_PASSWORD:-demo}"
 PGDB="${POSTGRES_DB:-demo}"
 
-VER="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+VER="$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)"
 BIN="/usr/lib/postgresql/$VER/bin"
 DATA="/var/lib/postgresql/$VER/main"
 CONF="/etc/postgresql/$VER/main/postgresql.conf"

@@ -112,8 +112,8 @@ def _check_value(value, option, where, key, problems):
         problems.append("%s: %r is not a %s" % (where, value, {"str": "string", "dict": "mapping"}.get(kind, kind)))
         return
     if option.get("choices") and value not in option["choices"]:
-        problems.append("%s: %r is not one of %s%s" % (where, value, ", ".join(map(str, option["choices"])),
-                                                      _nearest(value, map(str, option["choices"]))))
+        choices = [str(choice) for choice in option["choices"]]
+        problems.append("%s: %r is not one of %s%s" % (where, value, ", ".join(choices), _nearest(value, choices)))
     if kind in ("int", "float"):
         low, high = option.get("min", RANGES.get(key, (None, None))[0]), option.get("max", RANGES.get(key, (None, None))[1])
         problem = _range_problem(value, low, high)

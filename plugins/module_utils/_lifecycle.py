@@ -107,8 +107,8 @@ def _verdict(gathered, injected, recovered, left, steady_after, checks):
         reasons.append("%d fault(s) were still active after the experiment" % left)
     if steady_after is False:
         reasons.append("the steady state did not hold after the rollback")
-    reasons += ["%s %s broke the hypothesis (%s %s)" % (row["what"], number(row["value"]), row["comparison"],
-                                                         number(row["threshold"]))
+    reasons += ["%s %s broke the hypothesis (%s %s)"
+                % (row["what"], number(row["value"]), row["comparison"], number(row["threshold"]))
                 for row in checks if not row["held"]]
     if reasons:
         return "FAIL", "; ".join(reasons)
@@ -210,8 +210,8 @@ def summary_lines(result, result_path=None):
     lines.append(_recovery_line(result))
     spread = result["spread"]
     if spread:
-        lines.append("Affected: %s (cascade depth %s)" % (", ".join(spread.get("affected") or []) or "nothing",
-                                                         number(spread.get("cascade_depth"), 0)))
+        affected = ", ".join(spread.get("affected") or []) or "nothing"
+        lines.append("Affected: %s (cascade depth %s)" % (affected, number(spread.get("cascade_depth"), 0)))
     impact = _impact_line(result)
     if impact:
         lines.append(impact)

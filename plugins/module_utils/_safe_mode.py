@@ -93,6 +93,7 @@ def _stress_limits(args, limits):
                           % (limits["max_disk_fill_bytes"], fill))
     return broken
 
+
 FAULT_LIMITS = {
     "container_chaos": _container_limits,
     "network_chaos": _network_limits,

@@ -10,14 +10,15 @@ DOCUMENTATION = r"""
 module: chaos_experiment
 short_description: Load and validate experiment files before anything is touched
 version_added: 0.2.0
-author: sutazai.chaos contributors
+author:
+  - sutazai.chaos maintainers (!UNKNOWN)
 description:
   - Reads one experiment file, or a whole catalogue, on the controller and checks each against the schema
     (README, "Experiment files") and the inventory - unknown keys (with the nearest known key suggested), wrong
     types, values out of range, unknown kinds, target services missing from the dependency map and health
     checks, protected services named as targets, and in O(safe_mode) every safe-mode limit broken.
-  - Every problem names the file and the path inside it, for example
-    C(experiments/x.yml: fault.loss.percent: 140 is above 100).
+  - "Every problem names the file and the path inside it, for example
+    C(experiments/x.yml: fault.loss.percent: 140 is above 100)."
   - It is an action plugin; it runs on the controller and touches no host.
 options:
   experiment:
@@ -85,7 +86,7 @@ experiments:
   type: list
   elements: dict
 problems:
-  description: Every problem found, each as C(file: path: what is wrong).
+  description: "Every problem found, each as C(file: path: what is wrong)."
   returned: always
   type: list
   elements: str

@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: chaos_fault
 short_description: Run one fault module of this collection, named by data
 version_added: 0.2.0
-author: sutazai.chaos contributors
+author:
+  - sutazai.chaos maintainers (!UNKNOWN)
 description:
   - Runs the fault module O(module) with the options O(args), exactly as if the task named it, and adds
     RV(hits), the targets it hit in one shape whatever the fault kind.

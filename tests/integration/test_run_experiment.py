@@ -224,7 +224,7 @@ def test_check_mode_is_a_dry_run_of_the_whole_experiment(demo_stack, state_dir, 
 
 def test_an_emergency_stop_aborts_with_a_complete_summary(demo_stack, state_dir, tmp_path):
     def stop_once_injected():
-        active, _ = wait_for(lambda: active_entries(state_dir), timeout=120)
+        active, _waited = wait_for(lambda: active_entries(state_dir), timeout=120)
         if active:
             run_module("chaos_emergency_stop", {"state_dir": str(state_dir), "reason": "test"})
 
@@ -279,7 +279,7 @@ def shop_inventory(tmp_path, shop, health=True):
 
 def test_plain_containers_are_services_by_their_names(shop, state_dir, tmp_path):
     wait_for(lambda: subprocess.run(["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:%d/', "
-                                     "timeout=1)" % shop["port"]], capture_output=True).returncode == 0, timeout=15)
+                                     "timeout=1)" % shop["port"]], capture_output=True, check=False).returncode == 0, timeout=15)
     restarts = state_of(shop["cache"])["RestartCount"]
     run = playbook("container_chaos.yml", "-e", "container_chaos_action=kill", "-e", "chaos_hosts=localhost",
                    "-e", json.dumps({"container_chaos_targets": {"names": [shop["cache_name"]]}}),
