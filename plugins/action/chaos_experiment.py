@@ -62,6 +62,8 @@ def load(path):
             return yaml.safe_load(handle), None
     except OSError as exc:
         return None, "cannot be read: %s" % exc.strerror
+    except UnicodeDecodeError as exc:
+        return None, "is not UTF-8 text (byte %d)" % exc.start
     except yaml.YAMLError as exc:
         return None, "is not valid YAML: %s" % str(exc).replace("\n", " ")
 

@@ -100,7 +100,7 @@ def check_options(data, spec, path, problems):
             continue
         _check_value(value, spec[key], where, key, problems)
     for key, option in spec.items():
-        if option.get("required") and key not in data:
+        if option.get("required") and data.get(key) in (None, ""):
             problems.append("%s: missing (required)" % ("%s.%s" % (path, key) if path else key))
 
 
@@ -133,7 +133,10 @@ def fault_spec(module_spec):
 
 
 def _check_inventory(data, inventory, problems):
-    services = (data.get("targets") or {}).get("services") or []
+    targets = data.get("targets")
+    services = targets.get("services") if isinstance(targets, dict) else None
+    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+        return  # the schema check has reported it
     known = set(inventory.get("dependency_map") or {}) | set(inventory.get("health_checks") or {})
     protected = set(inventory.get("protected_services") or [])
     for index, service in enumerate(services):
@@ -163,6 +166,8 @@ def validate(data, file_stem, fault_specs, inventory=None, safe_mode=False, safe
         return problems
     module = KINDS[kind]
     fault = data.get("fault")
+    if fault is not None and not isinstance(fault, dict):
+        return problems  # reported by the schema check; nothing below can read it
     if fault is None and kind != "container":
         problems.append("fault: missing (required for kind %s)" % kind)
     elif fault is not None:

@@ -112,6 +112,8 @@ def _verdict(gathered, injected, recovered, left, steady_after, checks):
                 for row in checks if not row["held"]]
     if reasons:
         return "FAIL", "; ".join(reasons)
+    if not gathered.get("observed", True):
+        return "PASS", "injected and undone, nothing left behind (unobserved: nothing was measured)"
     return "PASS", "the hypothesis held" if checks else "recovered, nothing left behind"
 
 

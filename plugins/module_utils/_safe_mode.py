@@ -31,8 +31,10 @@ def limits_with(overrides):
     """DEFAULT_LIMITS with the inventory's values (None or missing keeps the default)."""
     limits = dict(DEFAULT_LIMITS)
     for key, value in (overrides or {}).items():
-        if value is not None:
-            limits[key] = value
+        if value is not None and value != "":
+            # -e chaos_safe_mode_max_duration=30 arrives as the string '30'
+            number = float(value)
+            limits[key] = int(number) if number == int(number) else number
     return limits
 
 

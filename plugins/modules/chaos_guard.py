@@ -242,6 +242,9 @@ def main():
     def body():
         if params["cpu_sample_seconds"] <= 0 or params["probe_timeout"] <= 0:
             raise ChaosError("cpu_sample_seconds and probe_timeout must be above 0")
+        if params["cpu_sample_seconds"] > 60:
+            raise ChaosError("cpu_sample_seconds must be at most 60 (a preflight that waits longer is no preflight), "
+                             "got %s" % params["cpu_sample_seconds"])
         probes[:] = [validate_probe(dict(p, name=p.get("name") or "probe-%d" % i))
                      for i, p in enumerate(params["probes"])]
         ledger = Ledger(params["state_dir"])

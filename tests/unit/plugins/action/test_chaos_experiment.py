@@ -206,10 +206,6 @@ def test_load_a_folder(tmp_path):
     assert load(str(folder)) == (None, "cannot be read: Is a directory")
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="load catches OSError and YAMLError only: a file that is not UTF-8 raises "
-                          "UnicodeDecodeError, and the chaos_experiment task fails with \"'utf-8' codec can't "
-                          "decode byte ...\", naming no file and validating none of the others")
 @pytest.mark.parametrize("content", [b"name: caf\xe9\n", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe"], ids=["latin-1", "png"])
 def test_load_a_file_that_is_not_utf8(tmp_path, content):
     path = tmp_path / "binary.yml"

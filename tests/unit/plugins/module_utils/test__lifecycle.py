@@ -322,8 +322,6 @@ def test_unobserved_run_has_no_checks_and_does_not_fail_for_recovery():
     assert result["verdict"] == "PASS"
 
 
-@pytest.mark.xfail(strict=True, reason="_verdict: an unobserved run that nothing measured is given the reason "
-                                       "'recovered, nothing left behind' while its result says recovered: false")
 def test_unobserved_pass_does_not_claim_it_recovered():
     result = experiment_result(gathered_timed(observed=False, watched=[], recovery={}, spread=None))
     assert result["recovered"] is False

@@ -218,9 +218,6 @@ def test_a_value_that_is_not_a_number_raises_value_error(module, args):
         violations(module, args)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="limits_with keeps limits given as strings (-e chaos_safe_mode_max_duration=30 is the "
-                          "string '30'), and violations compares float > str: TypeError instead of the violation")
 @pytest.mark.parametrize("module, args, limits, targets, broken", [
     ("container_chaos", {"action": "pause", "duration": 45}, {"max_duration": "30"}, None,
      "duration 45 s is longer than the safe-mode maximum of 30 s"),
