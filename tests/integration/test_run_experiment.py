@@ -151,7 +151,7 @@ def test_safe_mode_refuses_listing_every_limit_broken(demo_stack, state_dir, tmp
     run = playbook("run_experiment.yml", "-e", "experiment=%s" % path, "-e", "safe_mode=true", state_dir=state_dir)
     assert run.returncode != 0
     flat = run.stdout.replace("\n        ", " ")
-    for limit in ("duration 300.0 s is longer than the safe-mode maximum of 60 s",
+    for limit in ("duration 300 s is longer than the safe-mode maximum of 60 s",
                   "2 targets planned, safe mode allows 1", "loss 90% is above the safe-mode cap of 50%"):
         assert limit in flat, (limit, run.stdout[-3000:])
     assert ledger_entries(state_dir) == [] and engine_view(demo_stack) == before
