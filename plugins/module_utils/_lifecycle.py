@@ -29,17 +29,18 @@ THRESHOLDS = {
 
 
 def fault_hits(module, result):
-    """The targets a fault module hit, in one shape: target, service, deadline, injected_at."""
+    """The targets a fault module hit, in one shape (target, service, deadline, injected_at) beside the
+    module's own fields (a network fault's backend, a stress's kind...)."""
     hits = []
     for item in (result or {}).get(FAULT_RESULT_KEYS.get(module, ""), None) or []:
         target = item.get("name") or item.get("target")
-        hits.append({
+        hits.append(dict(item, **{
             "target": target,
             "service": item.get("service") or item.get("compose_service") or target,
             "deadline": item.get("deadline"),
             "injected_at": item.get("injected_at"),
             "changed": item.get("changed", True),
-        })
+        }))
     return hits
 
 

@@ -31,8 +31,11 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import (
 def test_fault_hits_reads_each_modules_result_key(module, key, item):
     item = dict(item, deadline=110.0, injected_at=100.0, changed=False)
     assert FAULT_RESULT_KEYS[module] == key
-    assert fault_hits(module, {key: [item]}) == [
-        {"target": "shop-web-1", "service": "web", "deadline": 110.0, "injected_at": 100.0, "changed": False}]
+    (hit,) = fault_hits(module, {key: [item]})
+    expected = {"target": "shop-web-1", "service": "web", "deadline": 110.0, "injected_at": 100.0, "changed": False}
+    assert {k: hit[k] for k in expected} == expected
+    # the module's own fields stay beside the common shape (a network fault's backend, a stress's kind)
+    assert hit["compose_service"] == "web"
 
 
 @pytest.mark.parametrize("module, other_key", [
@@ -59,7 +62,8 @@ def test_fault_hits_service_falls_back_to_compose_service_then_target(item, serv
 
 def test_fault_hits_defaults():
     hit = fault_hits("container_chaos", {"containers": [{"name": "c1"}]})[0]
-    assert hit == {"target": "c1", "service": "c1", "deadline": None, "injected_at": None, "changed": True}
+    assert hit == {"name": "c1", "target": "c1", "service": "c1", "deadline": None, "injected_at": None,
+                   "changed": True}
 
 
 @pytest.mark.parametrize("module, result", [
