@@ -106,6 +106,10 @@ def summarize(timeline):
     }
 
 
+# "Availability so far" after one or two polls is all or nothing: one slow answer would abort an experiment.
+ABORT_MIN_POLLS = 3
+
+
 def abort_check(abort_when, stop_flag_set):
     """The ``abort(summary, last_poll)`` callable for sample mode (None without conditions)."""
     if not abort_when:
@@ -119,7 +123,8 @@ def abort_check(abort_when, stop_flag_set):
             return "the emergency-stop flag is set"
         if abort_when.get("health_score_below") is not None and last["health_score"] < abort_when["health_score_below"]:
             return "health score %.2f below %s" % (last["health_score"], abort_when["health_score_below"])
-        if abort_when.get("availability_below") is not None and summary["availability"] < abort_when["availability_below"]:
+        if (abort_when.get("availability_below") is not None and summary["polls"] >= ABORT_MIN_POLLS
+                and summary["availability"] < abort_when["availability_below"]):
             return "availability %.2f below %s" % (summary["availability"], abort_when["availability_below"])
         return None
     return abort

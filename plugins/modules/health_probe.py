@@ -50,7 +50,7 @@ options:
     type: dict
     suboptions:
       availability_below:
-        description: Fraction (0 to 1) of healthy polls so far under which to abort.
+        description: Fraction (0 to 1) of healthy polls so far under which to abort, judged from the third poll on.
         type: float
       health_score_below:
         description: Fraction (0 to 1) of healthy probes in one poll under which to abort.

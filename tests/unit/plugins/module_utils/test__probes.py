@@ -314,3 +314,22 @@ def test_container_probe(container, healthy, detail):
 def test_container_probe_without_client_is_an_error():
     with pytest.raises(ChaosError, match="container probes need the Docker engine"):
         run_probe({"name": "c", "type": "container", "container": "web"})
+
+
+@pytest.mark.parametrize("polls, availability, aborted", [
+    (1, 0.0, False),   # one slow answer is not an outage
+    (2, 0.5, False),
+    (3, 0.33, True),   # from the third poll on, the share of healthy polls decides
+    (10, 0.9, False),
+])
+def test_availability_abort_waits_for_enough_polls(polls, availability, aborted):
+    abort = _probes.abort_check({"availability_below": 0.5}, lambda: False)
+    reason = abort({"polls": polls, "availability": availability}, {"health_score": 1.0})
+    assert (reason is not None) is aborted, reason
+    if aborted:
+        assert reason == "availability 0.33 below 0.5"
+
+
+def test_emergency_stop_aborts_at_the_first_poll():
+    abort = _probes.abort_check({"emergency_stop": True, "availability_below": 0.5}, lambda: True)
+    assert abort({"polls": 1, "availability": 1.0}, {"health_score": 1.0}) == "the emergency-stop flag is set"
