@@ -12,6 +12,7 @@ import yaml
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.sutazai.chaos.plugins.module_utils._catalogue import NAME, run_spec, validate
+from ansible_collections.sutazai.chaos.plugins.module_utils._safe_mode import limits_from_inventory
 from ansible_collections.sutazai.chaos.plugins.modules.container_chaos import OWN_SPEC as CONTAINER_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.network_chaos import OWN_SPEC as NETWORK_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.resource_stress import OWN_SPEC as STRESS_SPEC
@@ -93,12 +94,16 @@ class ActionModule(ActionBase):
         except CatalogueError as exc:
             result.update(failed=True, msg="%s. Nothing was run." % exc, problems=[str(exc)], experiments=[])
             return result
+        limits = args.get("safe_mode_limits")
+        if limits is None:
+            found = limits_from_inventory(task_vars or {})
+            limits = self._templar.template(found) if found else {}
         problems, experiments = [], []
         for path in files:
             data, error = load(path)
             stem = os.path.splitext(os.path.basename(path))[0]
             found = ["is empty"] if error is None and data is None else ([error] if error else validate(
-                data, stem, FAULT_SPECS, inventory, bool(args.get("safe_mode")), args.get("safe_mode_limits")))
+                data, stem, FAULT_SPECS, inventory, bool(args.get("safe_mode")), limits))
             problems += ["%s: %s" % (shown(path), problem) for problem in found]
             if not found:
                 experiments.append(run_spec(data, path))

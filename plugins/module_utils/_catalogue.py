@@ -127,6 +127,12 @@ def _check_value(value, option, where, key, problems):
                 problems.append("%s[%d]: %r is not a %s" % (where, index, item, option["elements"]))
 
 
+def is_timed(kind, fault):
+    """A fault that lasts a duration and ends by itself; a container kill or restart is a crash."""
+    return KINDS.get(kind) is not None and not (kind == "container" and (fault or {}).get("action", "kill")
+                                                in ("kill", "restart"))
+
+
 def fault_spec(module_spec):
     """A fault module's own options, without the ones the runner sets."""
     return {key: value for key, value in module_spec.items() if key not in PLUMBING}
@@ -176,7 +182,7 @@ def validate(data, file_stem, fault_specs, inventory=None, safe_mode=False, safe
         problems.append("targets: missing (required for kind %s: targets.services names the services to hit)" % kind)
     if kind == "resilience" and "targets" in data:
         problems.append("targets: a resilience test hits every unprotected service in turn; remove targets")
-    timed = module is not None and not (kind == "container" and (fault or {}).get("action", "kill") in ("kill", "restart"))
+    timed = is_timed(kind, fault)
     if (timed or kind == "dependency") and data.get("duration") is None:
         problems.append("duration: missing (seconds the fault lasts; required for kind %s%s)"
                         % (kind, " with action %s" % (fault or {}).get("action") if kind == "container" else ""))
@@ -222,7 +228,7 @@ def run_spec(data, path):
     }
     module = KINDS[kind]
     if module is not None:
-        timed = not (kind == "container" and fault.get("action", "kill") in ("kill", "restart"))
+        timed = is_timed(kind, fault)
         args = dict(fault, duration=data["duration"]) if timed else dict(fault)
         if kind == "container":
             args.setdefault("action", "kill")

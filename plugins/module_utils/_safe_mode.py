@@ -27,6 +27,14 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
 
+INVENTORY_PREFIX = "chaos_safe_mode_"
+
+
+def limits_from_inventory(variables):
+    """The limits the inventory sets as chaos_safe_mode_<limit> (e.g. chaos_safe_mode_max_duration)."""
+    return {key: variables[INVENTORY_PREFIX + key] for key in DEFAULT_LIMITS if INVENTORY_PREFIX + key in variables}
+
+
 def limits_with(overrides):
     """DEFAULT_LIMITS with the inventory's values (None or missing keeps the default)."""
     limits = dict(DEFAULT_LIMITS)

@@ -46,7 +46,9 @@ options:
     type: bool
     default: false
   safe_mode_limits:
-    description: The safe-mode limits (README, "Safe mode"); missing keys take the defaults.
+    description:
+      - The safe-mode limits (README, "Safe mode"); missing keys take the defaults.
+      - Default the inventory's C(chaos_safe_mode_*) variables of the host the task runs for.
     type: dict
   validate_only:
     description: Only validate (the runner stops after this task); kept in the result for the caller.

@@ -227,3 +227,10 @@ def test_a_value_that_is_not_a_number_raises_value_error(module, args):
 ])
 def test_limits_given_as_strings(module, args, limits, targets, broken):
     assert violations(module, args, limits, targets=targets) == [broken]
+
+
+def test_limits_from_inventory_reads_only_the_known_variables():
+    from ansible_collections.sutazai.chaos.plugins.module_utils._safe_mode import limits_from_inventory
+    found = limits_from_inventory({"chaos_safe_mode_max_duration": "30", "chaos_safe_mode_max_typo": 1,
+                                   "chaos_max_cpu_percent": 85})
+    assert found == {"max_duration": "30"}
