@@ -33,7 +33,9 @@ need iproute2       command -v ip
 need util-linux     command -v nsenter
 need curl           command -v curl
 need shellcheck     command -v shellcheck   # ansible-test sanity skips its shellcheck test without it
-need prometheus     test -x /usr/bin/prometheus   # health_probe integration tests start their own on 127.0.0.1
+need prometheus     test -x /usr/bin/prometheus   # health_probe and monitoring tests start their own on 127.0.0.1
+need prometheus-pushgateway test -x /usr/bin/prometheus-pushgateway   # chaos_metrics tests push to a real one
+need cron           command -v crontab   # ansible.builtin.cron (monkey schedules) needs crontab even in check mode
 need python3-venv   sh -c '/usr/bin/python3 -c "import ensurepip, venv" && ls /usr/share/python-wheels/pip-*.whl'
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! is_root; then

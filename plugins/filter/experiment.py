@@ -13,8 +13,9 @@ description:
   - Time to recover counts from the fault's end for faults with a duration, from the injection for crashes.
   - The verdict is V(PASS) or V(FAIL) for a hypothesis that held or broke, V(ABORTED) when an emergency stop, an
     abort condition or the guard ended the experiment, V(ERROR) when the tool itself failed.
-  - This file also holds the filters C(experiment_summary) (the summary lines of a result, every figure rounded)
-    and C(safe_mode_violations) (every safe-mode limit a fault breaks).
+  - This file also holds the filters C(experiment_summary) (the summary lines of a result, every figure rounded),
+    C(safe_mode_violations) (every safe-mode limit a fault breaks) and C(metrics_problems) (what a registered
+    M(sutazai.chaos.chaos_metrics) task did not send).
 options:
   _input:
     description: What the lifecycle gathered (see the role C(sutazai.chaos.experiment)).
@@ -35,7 +36,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import experiment_result, summary_lines
+from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import experiment_result, metrics_problems, summary_lines
 from ansible_collections.sutazai.chaos.plugins.module_utils._safe_mode import violations
 
 
@@ -61,4 +62,4 @@ def _safe_mode_violations(module, args, limits=None, targets=None, protection_li
 class FilterModule:
     def filters(self):
         return {"experiment_result": _result, "experiment_summary": _summary,
-                "safe_mode_violations": _safe_mode_violations}
+                "safe_mode_violations": _safe_mode_violations, "metrics_problems": metrics_problems}

@@ -222,7 +222,28 @@ def summary_lines(result, result_path=None):
         lines.append("Hypothesis: %s %s %s: %s (%s)" % (row["what"], row["comparison"], number(row["threshold"]),
                                                         "held" if row["held"] else "BROKE", number(row["value"])))
     lines.append("Faults left active after the experiment: %d" % result["left_active_after_experiment"])
+    metrics = result.get("metrics") or {}
+    if metrics.get("enabled"):
+        lines.append("Metrics: %s" % ("; ".join(metrics.get("problems") or []) or "sent"))
     lines.append("Verdict: %s (%s)" % (result["verdict"], result["reason"]))
     if result_path:
         lines.append("Full result: %s" % result_path)
     return lines
+
+
+METRIC_SINKS = (("pushgateway", "sent"), ("textfile", "written"), ("grafana", "sent"))
+
+
+def metrics_problems(registered):
+    """What a chaos_metrics task (registered, run with failed_when false) did not send, as sentences."""
+    if not isinstance(registered, dict) or registered.get("skipped"):
+        return []
+    metrics = registered.get("metrics")
+    if not isinstance(metrics, dict):
+        return ["chaos_metrics failed: %s" % (registered.get("msg") or "no result")]
+    problems = []
+    for sink, done in METRIC_SINKS:
+        status = metrics.get(sink) or {}
+        if status.get("error"):
+            problems.append("%s not %s: %s" % (sink, done, status["error"]))
+    return problems

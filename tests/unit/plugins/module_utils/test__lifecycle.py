@@ -15,6 +15,7 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import (
     VERDICTS,
     experiment_result,
     fault_hits,
+    metrics_problems,
     hypothesis_checks,
     number,
     summary_lines,
@@ -497,3 +498,25 @@ def test_summary_of_a_crash_has_no_duration_and_names_the_cascade():
 def test_the_summary_checker_catches_the_old_mistakes(bad_line):
     with pytest.raises(AssertionError):
         assert_clean([bad_line])
+
+
+@pytest.mark.parametrize("registered, problems", [
+    ({"skipped": True}, []),
+    ({"changed": True, "metrics": {"enabled": True, "pushgateway": {"sent": True, "error": None},
+                                   "textfile": {"written": False, "error": None}}}, []),
+    ({"metrics": {"enabled": True, "pushgateway": {"sent": False, "error": "connection refused"},
+                  "grafana": {"sent": False, "error": "Grafana refused the token (401)"}}},
+     ["pushgateway not sent: connection refused", "grafana not sent: Grafana refused the token (401)"]),
+    ({"failed": False, "msg": "missing prometheus-client"}, ["chaos_metrics failed: missing prometheus-client"]),
+])
+def test_metrics_problems_names_each_sink_that_did_not_receive(registered, problems):
+    assert metrics_problems(registered) == problems
+
+
+def test_summary_says_whether_metrics_were_sent():
+    result = experiment_result(gathered_crash())
+    assert not any(line.startswith("Metrics") for line in summary_lines(result))
+    result["metrics"] = {"enabled": True, "problems": []}
+    assert "Metrics: sent" in summary_lines(result)
+    result["metrics"] = {"enabled": True, "problems": ["pushgateway not sent: refused"]}
+    assert "Metrics: pushgateway not sent: refused" in summary_lines(result)
