@@ -13,7 +13,8 @@ cd "$REPO_ROOT"
 t0=$SECONDS
 
 ANSIBLE_VERSION=12.3.0
-COLLECTIONS=(community/docker community/library_inventory_filtering_v1 ansible/posix)
+# awx.awx: playbooks/awx_configure.yml (AWX / Automation Controller as code)
+COLLECTIONS=(community/docker community/library_inventory_filtering_v1 ansible/posix awx/awx)
 WHEELS=.cache/wheels
 COLL_ROOT=.cache/collections/ansible_collections
 
@@ -67,7 +68,8 @@ else
 fi
 
 # ---- c. collections from the ansible wheel (Galaxy is unreachable) ---------
-stamp="$COLL_ROOT/.from-ansible-$ANSIBLE_VERSION"
+# the stamp names the collections too: adding one re-extracts
+stamp="$COLL_ROOT/.from-ansible-$ANSIBLE_VERSION-$(echo "${COLLECTIONS[*]}" | tr ' /' '+_')"
 if [ ! -f "$stamp" ]; then
     wheel="$(find "$WHEELS" -maxdepth 1 -name "ansible-$ANSIBLE_VERSION-*.whl" 2>/dev/null | head -n 1 || true)"
     if [ -z "$wheel" ]; then
