@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv/bin
 
-.PHONY: bench help setup images stack stack-down stack-status demo test kernel-lab clean
+.PHONY: bench help setup images stack stack-down stack-status monitoring monitoring-down demo test kernel-lab clean
 
 help: ## list the targets
 	@echo "sutazai.chaos targets:"
@@ -26,6 +26,12 @@ stack-down: ## remove the demo stack's containers and network
 
 stack-status: ## show the demo stack's containers and health
 	scripts/stack.sh status
+
+monitoring: ## local Prometheus (with monitoring/chaos-rules.yml) and Pushgateway on 127.0.0.1:9090/9091
+	scripts/monitoring.sh up
+
+monitoring-down: ## stop the local Prometheus and Pushgateway
+	scripts/monitoring.sh down
 
 demo: setup stack ## run playbooks/demo.yml against the demo stack
 	$(VENV)/ansible-playbook playbooks/demo.yml
