@@ -41,19 +41,20 @@ def instant_query(base, query):
 
 
 class PrometheusServer:
-    def __init__(self, folder, port):
+    def __init__(self, folder, port, config=None):
+        """``config``: the configuration (a dict) to run with; by default Prometheus scrapes itself."""
         self.port = port
         self.url = "http://127.0.0.1:%d" % port
         self.log_path = folder / "prometheus.log"
-        config = folder / "prometheus.yml"
+        self.config_path = config_path = folder / "prometheus.yml"
         # JSON is YAML: no PyYAML needed
-        config.write_text(json.dumps({
+        config_path.write_text(json.dumps(config or {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "prometheus",
                                 "static_configs": [{"targets": ["127.0.0.1:%d" % port]}]}],
         }))
         (folder / "data").mkdir()
-        self.argv = [PROMETHEUS, "--config.file=%s" % config, "--storage.tsdb.path=%s" % (folder / "data"),
+        self.argv = [PROMETHEUS, "--config.file=%s" % config_path, "--storage.tsdb.path=%s" % (folder / "data"),
                      "--web.listen-address=127.0.0.1:%d" % port, "--storage.tsdb.retention.time=1h",
                      "--web.console.templates=%s" % folder, "--web.console.libraries=%s" % folder]
         self.process = None
@@ -69,7 +70,7 @@ class PrometheusServer:
             try:
                 if not ready:
                     ready = _get(self.url + "/-/ready")[0] == 200
-                if ready and instant_query(self.url, "up"):  # the first scrape of itself is in
+                if ready and instant_query(self.url, "up"):  # the first scrape is in
                     return self
             except OSError:
                 pass
