@@ -45,5 +45,6 @@ kernel-lab: setup ## netem measured for real: tests/kernel-lab/test_*.py in a De
 clean: ## remove .cache/collections and results/ (keeps .venv and images)
 	rm -rf .cache/collections results
 
-bench: setup ## benchmarks against baselines measured in the same run (writes benchmarks/RESULTS.md)
+bench: setup ## benchmarks against baselines measured in the same run (writes benchmarks/RESULTS.md, METRICS.md)
 	$(VENV)/python benchmarks/run.py
+	$(VENV)/python benchmarks/metrics.py
