@@ -52,9 +52,10 @@ def short_slot(slot):
 
 def plan_table(rows):
     """The plan as aligned lines of text."""
-    head = ("slot", "schedule", "roll", "p", "experiment", "target", "decision")
+    head = ("slot", "schedule", "roll", "p", "experiment", "target", "decision", "target weights")
     body = [(short_slot(row["slot"]), row["schedule"], "%.4f" % row["roll"], str(row["probability"]),
-             row["experiment"] or "-", row["target"] or "-", row["mark"]) for row in rows]
+             row["experiment"] or "-", row["target"] or "-", row["mark"],
+             " ".join("%s=%s" % kv for kv in sorted((row.get("weights") or {}).items())) or "-") for row in rows]
     widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [head] + body]
 
@@ -67,6 +68,14 @@ def summary(record):
                                 record["target"] or "its own services")
         return "%s at %s: %s; %s" % (record["schedule"], slot, what, record["reason"])
     return "%s at %s: skip - %s" % (record["schedule"], slot, record["reason"])
+
+
+def idle_line(idle):
+    """One line for a schedule that decided nothing at this tick."""
+    if idle.get("slot"):
+        return "%s at %s: nothing decided - %s" % (idle["schedule"], short_slot(idle["slot"]), idle["reason"])
+    following = " (next slot %s)" % short_slot(idle["next_slot"]) if idle.get("next_slot") else ""
+    return "%s: %s%s" % (idle["schedule"], idle["reason"], following)
 
 
 def calendar_of(config, schedules, now):
@@ -111,6 +120,7 @@ def decide(args):
                             "experiment": catalogue[r["experiment"]], "target": r["target"],
                             "safe_mode": r["safe_mode"], "leashed": r["leashed"]}
                            for r in answer["decisions"] if r["decision"] == "run"])
+        result["lines"] = [r["summary"] for r in answer["decisions"]] + [idle_line(i) for i in answer["idle"]]
         result["msg"] = "%d decision(s), %d to run" % (len(result["decisions"]), len(result["run"]))
     return result
 

@@ -244,6 +244,11 @@ run:
   returned: action is tick
   type: list
   elements: dict
+lines:
+  description: One line per schedule for the log - each decision's summary, then why the others decided nothing.
+  returned: action is tick
+  type: list
+  elements: str
 opted_out:
   description: The services no experiment may hit now (the configuration's opt_out and O(opted_out)).
   returned: action is tick
