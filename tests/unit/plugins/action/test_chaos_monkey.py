@@ -167,13 +167,14 @@ def test_plan_rows_and_an_aligned_table(catalogue):
                                         experiment_dir=str(catalogue))["plan"]
     assert result["msg"].startswith("%d slot(s) in 3 day(s), " % len(result["plan"]))
     table = result["table"]
-    assert table[0].split() == ["slot", "schedule", "roll", "p", "experiment", "target", "decision"]
+    assert table[0].split() == ["slot", "schedule", "roll", "p", "experiment", "target", "decision", "target",
+                                "weights"]
     assert len(table) == len(result["plan"]) + 1
     for column in ("schedule", "roll", "experiment", "target", "decision"):
         start = table[0].index(column)
         for line, cell in zip(table[1:], _cells(result["plan"], column)):
             assert line[start:start + len(cell) + 1].rstrip() == cell and line[start - 2:start] == "  "
-    assert any(line.endswith("skip (blackout)") for line in table)
+    assert any("  skip (blackout)  " in line for line in table)
     assert table[1].startswith("2026-12-14 03:15+01:00  hourly-pauses  ")
 
 
@@ -183,7 +184,7 @@ def _cells(rows, column):
 
 
 def test_plan_table_of_nothing():
-    assert plan_table([]) == ["slot  schedule  roll  p  experiment  target  decision"]
+    assert plan_table([]) == ["slot  schedule  roll  p  experiment  target  decision  target weights"]
 
 
 # --- tick -------------------------------------------------------------------------------------------------------
