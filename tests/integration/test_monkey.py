@@ -261,6 +261,23 @@ def test_plans_are_replayable_and_ticks_follow_them(demo_stack, state_dir, tmp_p
     assert injections(state_dir) == []
 
 
+def test_a_bad_configuration_is_refused_naming_each_field_and_nothing_runs(state_dir, tmp_path):
+    cfg = config(schedule("broken", probability=1.5, frequency="fortnightly", min_gap="soon",
+                          experiments=["no-such-experiment"], targets=[]), timezone="Mars/Olympus")
+    vars_file = tmp_path / "bad.json"
+    vars_file.write_text(json.dumps({"chaos_monkey": cfg}))
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "inventories/local", "playbooks/chaos-monkey.yml",
+                           "-e", "@%s" % vars_file, "-e", "chaos_state_dir=%s" % state_dir], cwd=REPO,
+                          env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}),
+                          capture_output=True, text=True, timeout=120, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    for field in ("probability", "frequency", "min_gap", "no-such-experiment", "targets", "Mars/Olympus"):
+        assert field in out, (field, out[-3000:])
+    assert "chaos_monkey.schedules[0] (broken)" in out
+    assert audit_lines(state_dir) == [] and not (state_dir / "ledger.json").exists()
+
+
 # ------------------------------------------------------------------------------------------------ cron, last
 
 def test_cron_runs_a_leashed_tick_that_never_overlaps(cron):
