@@ -142,8 +142,8 @@ def test_install_schedules_writes_one_flocked_entry_per_schedule(cron):
 
 # ------------------------------------------------------------------------------------------------ ticks
 
-def test_a_due_slot_runs_and_leaves_nothing_while_unsafe_slots_skip(demo_stack, containers, prefix, state_dir,
-                                                                     tmp_path):
+def test_a_due_slot_runs_and_leaves_nothing_while_unsafe_slots_skip(
+        demo_stack, containers, prefix, state_dir, tmp_path):
     containers("optout", labels={"sutazai.chaos.opt-out": "true", "sutazai.chaos.service": prefix + "svc"})
     redis = demo_stack["redis"]
     restarts = state_of(redis)["RestartCount"]
