@@ -365,7 +365,12 @@ def _numbers(values):
 
 def rrule(schedule, config, dtstart):
     """AWX rrule text for a schedule: DTSTART, one RRULE per group of weekdays with the same hours,
-    an EXRULE per month of yearly blackout dates, and an EXDATE of one-off blackout slots."""
+    an EXRULE per month of yearly blackout dates and one per one-off blackout date of DTSTART's year.
+
+    AWX requires INTERVAL in every rule and refuses EXDATE, so a one-off date is a yearly EXRULE counted
+    from DTSTART (COUNT = the slots of that day), which is exact for dates within a year of DTSTART; later
+    ones cannot be written that way and are left to the tick, which skips them as blackout dates.
+    """
     calendar = parsed_calendar(config)
     zone = calendar["zone"]
     start = _dtstart(dtstart, zone)
@@ -381,11 +386,11 @@ def rrule(schedule, config, dtstart):
     for weekday in sorted(hours):
         groups.setdefault(tuple(hours[weekday]), []).append(weekday)
     for hour_set, weekdays in sorted(groups.items(), key=lambda item: item[1][0]):
-        parts.append("RRULE:FREQ=WEEKLY;BYDAY=%s;BYHOUR=%s;BYMINUTE=%d;BYSECOND=0"
+        parts.append("RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=%s;BYHOUR=%s;BYMINUTE=%d;BYSECOND=0"
                      % (",".join(RRULE_DAYS[d] for d in weekdays), _numbers(hour_set), minute))
     all_hours = _numbers(set().union(*(set(h) for h in hours.values())))
     months = {}
-    exdates = []
+    once = set()
     for blackout in calendar["blackouts"]:
         if blackout["yearly"]:
             for month, day in _yearly_days(blackout):
@@ -393,16 +398,24 @@ def rrule(schedule, config, dtstart):
             continue
         day = blackout["start"]
         while day <= blackout["end"]:
-            if day >= start.date():
-                exdates += ["%sT%02d%02d00" % (day.strftime("%Y%m%d"), hour, minute)
-                            for hour in hours.get(day.weekday(), [])]
+            if start.date() <= day < _a_year_after(start.date()) and hours.get(day.weekday()):
+                once.add(day)
             day += datetime.timedelta(days=1)
     for month in sorted(months):
-        parts.append("EXRULE:FREQ=YEARLY;BYMONTH=%d;BYMONTHDAY=%s;BYHOUR=%s;BYMINUTE=%d;BYSECOND=0"
+        parts.append("EXRULE:FREQ=YEARLY;INTERVAL=1;BYMONTH=%d;BYMONTHDAY=%s;BYHOUR=%s;BYMINUTE=%d;BYSECOND=0"
                      % (month, _numbers(months[month]), all_hours, minute))
-    if exdates:
-        parts.append("EXDATE;TZID=%s:%s" % (tzid, ",".join(sorted(set(exdates)))))
+    for day in sorted(once):
+        slots_that_day = hours[day.weekday()]
+        parts.append("EXRULE:FREQ=YEARLY;INTERVAL=1;COUNT=%d;BYMONTH=%d;BYMONTHDAY=%d;BYHOUR=%s;BYMINUTE=%d;"
+                     "BYSECOND=0" % (len(slots_that_day), day.month, day.day, _numbers(slots_that_day), minute))
     return " ".join(parts)
+
+
+def _a_year_after(day):
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, month=3, day=1)
 
 
 def _yearly_days(blackout):

@@ -194,6 +194,9 @@ def test_shipped_rrules_give_slots_in_windows_outside_blackouts_and_fired_by_cro
         name, text, cron = schedule["name"], schedule["rrule"], schedule["cron"]
         assert text.startswith("DTSTART;TZID=%s:" % SHIPPED["timezone"]), text
         assert (cron["day"], cron["month"]) == ("*", "*"), cron
+        # what AWX's API accepts: INTERVAL in every rule, no EXDATE
+        assert all("INTERVAL=" in part for part in text.split(" ") if "RULE:" in part), text
+        assert "EXDATE" not in text, text
         rules = rrulestr(text, forceset=True)
         for when, start in starts(zone).items():
             found = list(rules.xafter(start, count=OCCURRENCES))

@@ -92,7 +92,7 @@ def test_validate_gives_each_schedule_its_cron_and_rrule(catalogue):
     assert schedule["name"] == "nightly"
     assert schedule["cron"] == {"minute": "30", "hour": "0,1", "weekday": "*", "day": "*", "month": "*"}
     assert schedule["rrule"] == ("DTSTART;TZID=Europe/Berlin:20260101T000000 "
-                                 "RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=2;BYMINUTE=30;BYSECOND=0")
+                                 "RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=2;BYMINUTE=30;BYSECOND=0")
     json.dumps(result)
 
 
@@ -225,6 +225,22 @@ def test_tick_skips_a_slot_in_the_history(catalogue):
     again = run_action(config=CONFIG, now="2026-12-14T01:35:00Z", experiment_dir=str(catalogue),
                        history=first["decisions"])
     assert again["decisions"] == [] and again["idle"][0]["reason"].startswith("slot already decided at ")
+
+
+def test_tick_shows_and_records_no_prometheus_credentials(catalogue):
+    url = "http://mon:s3cr3t@prometheus:9090"
+    unreachable = "Prometheus at %s did not answer: Request failed" % url
+    result = run_action(config=config(prometheus_url=url), action="tick", now=TICK, experiment_dir=str(catalogue),
+                        emergency_stop=False, guard={"healthy_ratio": 1.0, "cpu_percent": 3.0, "memory_percent": 40},
+                        alerts_firing=[unreachable])
+    assert not result.get("failed"), result
+    assert "s3cr3t" not in json.dumps(result)
+    assert result["config"]["prometheus_url"] == "http://mon:********@prometheus:9090"
+    (record,) = result["decisions"]  # what chaos_monkey_record writes to the audit journal
+    assert record["decision"] == "skip" and "Prometheus at http://mon:********@prometheus:9090" in record["reason"]
+    # validate hands the URL whole to the playbook, which queries it
+    checked = run_action(config=config(prometheus_url=url), action="validate", now=TICK, experiment_dir=str(catalogue))
+    assert checked["config"]["prometheus_url"] == url
 
 
 def test_summary_of_a_skip():

@@ -288,25 +288,34 @@ def test_rrule_text():
                  datetime.datetime(2026, 12, 1, tzinfo=BERLIN))
     assert text.split(" ") == [
         "DTSTART;TZID=Europe/Berlin:20261201T000000",
-        "RRULE:FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
-        "EXRULE:FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=1;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
-        "EXRULE:FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24,25,26,27,28,29,30,31;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
-        "EXDATE;TZID=Europe/Berlin:20261231T023000,20270107T023000",
+        "RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TH;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
+        "EXRULE:FREQ=YEARLY;INTERVAL=1;BYMONTH=1;BYMONTHDAY=1;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
+        "EXRULE:FREQ=YEARLY;INTERVAL=1;BYMONTH=12;BYMONTHDAY=24,25,26,27,28,29,30,31;BYHOUR=2;BYMINUTE=30;"
+        "BYSECOND=0",
+        "EXRULE:FREQ=YEARLY;INTERVAL=1;COUNT=1;BYMONTH=12;BYMONTHDAY=31;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
+        "EXRULE:FREQ=YEARLY;INTERVAL=1;COUNT=1;BYMONTH=1;BYMONTHDAY=7;BYHOUR=2;BYMINUTE=30;BYSECOND=0",
     ]
+    assert all("INTERVAL=1;" in part for part in text.split(" ")[1:]), "AWX requires INTERVAL in every rule"
+    assert "EXDATE" not in text, "AWX refuses EXDATE"
+
+
+def test_a_one_off_blackout_more_than_a_year_after_dtstart_is_left_to_the_tick():
+    text = rrule(schedule(), config([], ["2028-07-04"]), datetime.date(2026, 6, 1))
+    assert "EXRULE" not in text  # the tick skips that date (blackout check); AWX may launch a job then
 
 
 def test_rrule_groups_weekdays_with_the_same_hours():
     windows = [{"days": ["mon", "tue"], "start": "01:00", "end": "03:00", "timezone": "Europe/Berlin"},
                {"days": ["sat"], "start": "10:00", "end": "11:00", "timezone": "Europe/Berlin"}]
     text = rrule(schedule("hourly", minute=0, window_only=True), config(windows, []), datetime.date(2026, 6, 1))
-    assert text.split(" ")[1:] == ["RRULE:FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=1,2;BYMINUTE=0;BYSECOND=0",
-                                   "RRULE:FREQ=WEEKLY;BYDAY=SA;BYHOUR=10;BYMINUTE=0;BYSECOND=0"]
+    assert text.split(" ")[1:] == ["RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU;BYHOUR=1,2;BYMINUTE=0;BYSECOND=0",
+                                   "RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=SA;BYHOUR=10;BYMINUTE=0;BYSECOND=0"]
 
 
 def test_rrule_in_utc():
     text = rrule(schedule(), config([], [], "UTC"), datetime.datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
-    assert text == "DTSTART;TZID=UTC:20260601T120000 RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=2;" \
-                   "BYMINUTE=30;BYSECOND=0"
+    assert text == "DTSTART;TZID=UTC:20260601T120000 RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR,SA,SU;" \
+                   "BYHOUR=2;BYMINUTE=30;BYSECOND=0"
 
 
 def test_rrule_with_a_window_in_another_zone_is_a_superset():
