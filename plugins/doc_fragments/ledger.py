@@ -13,6 +13,10 @@ options:
   state_dir:
     description:
       - Folder on the target host that holds the ledger of active faults, the audit log and the reaper.
+      - Trusted the way C(sshd) trusts a home folder. It must be a real folder (a symbolic link is refused, not
+        followed) owned by root or by the user the module runs as and writable by nobody else, and so must
+        every folder above it (a sticky one such as C(/tmp) excepted). Otherwise the module fails naming the
+        path and what is wrong, and changes nothing. A missing folder is created with mode 0700.
     type: path
     default: /var/lib/sutazai-chaos
   experiment_id:

@@ -4,18 +4,21 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ledger of active faults on a target host, and the reaper that expires them.
 
-This file and ``_undo.py`` use the Python standard library only, on purpose:
-they are also the reaper's program. ``ensure_reaper`` copies both to the state
-directory (``lib/sutazai_chaos_reaper/``) and starts the reaper from there as
-a detached process, which must keep working after the module (and its
-temporary directory of bundled code) is gone.
+This file, ``_undo.py``, ``_trust.py`` and ``_audit.py`` use the Python standard
+library only, on purpose: they are also the reaper's program. ``ensure_reaper``
+copies them to the state directory (``lib/sutazai_chaos_reaper/``, folders 0700,
+files 0600), checks them again (owner, mode, SHA-256) and starts the reaper from
+there as a detached process, which must keep working after the module (and its
+temporary directory of bundled code) is gone. Nothing is written to or run from
+a state directory that fails ``_trust.check_state_dir``.
 
 Layout of the state directory (default ``/var/lib/sutazai-chaos``):
 
 * ``ledger.json``  ``{"version": 1, "entries": [...]}``; an entry records what
   was done, the exact undo (data, not code), the experiment id and a deadline.
-* ``ledger.lock``  ``flock`` guard for ledger.json and audit.jsonl.
-* ``audit.jsonl``  append-only journal of every inject and revert.
+* ``ledger.lock``  ``flock`` guard for ledger.json (taken before ``audit.lock``, never after).
+* ``audit.jsonl``  append-only, hash-chained journal of every inject and revert (``_audit.py``),
+  with ``audit.lock`` / ``audit.head`` and rotated ``audit.jsonl.1`` ...
 * ``lib/sutazai_chaos_reaper/`` / ``reaper.lock`` / ``reaper.log``  the detached reaper.
 * ``emergency-stop``  while this file exists, no fault may be injected.
 """
@@ -30,16 +33,20 @@ import sys
 import time
 import uuid
 
-from ._undo import LedgerError, execute_undo
+from . import _audit
+from ._trust import check_file, check_state_dir, install_files, private_file, verify_files
+from ._undo import LedgerError, UndoRefused, execute_undo, validate_undo
 
 DEFAULT_STATE_DIR = "/var/lib/sutazai-chaos"
 LEDGER_FILE = "ledger.json"
-AUDIT_FILE = "audit.jsonl"
+AUDIT_FILE = _audit.AUDIT_FILE
 STOP_FLAG = "emergency-stop"
 REAPER_POLL_SECONDS = 0.25
 UNDO_RETRY_SECONDS = 2.0
 UNDO_MAX_ATTEMPTS = 30
 DONE_ENTRIES_KEPT = 200
+UNREADABLE = ("the ledger %s is unreadable (%s); move it aside to continue, and check the faults it listed by hand "
+              "(audit.jsonl in the same folder records every inject)")
 
 
 class Ledger:
@@ -53,44 +60,62 @@ class Ledger:
         self.audit_path = os.path.join(state_dir, AUDIT_FILE)
 
     def ensure_dir(self):
-        try:
-            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError("cannot create the state directory %s: %s" % (self.state_dir, exc))
+        """Check that the state folder may be trusted (``_trust``), creating it 0700 when missing."""
+        check_state_dir(self.state_dir, create=True)
 
     @contextlib.contextmanager
     def locked(self):
-        """Hold the ledger lock; yields the entries list, saved on a clean exit."""
+        """Hold the ledger lock; yields the entries list, saved on a clean exit.
+
+        A new active entry whose undo is not one this collection writes is refused before it is saved.
+        """
         self.ensure_dir()
-        with open(os.path.join(self.state_dir, "ledger.lock"), "a") as lock:
+        with _lock_file(os.path.join(self.state_dir, "ledger.lock")) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 data = self._load()
                 before = json.dumps(data, sort_keys=True)
+                known = {e.get("id") for e in data["entries"] if isinstance(e, dict)}
                 yield data["entries"]
+                for entry in data["entries"]:
+                    if entry.get("id") not in known and entry.get("state") == "active":
+                        self._refuse_unsafe(entry)
                 if json.dumps(data, sort_keys=True) != before:
                     self._save(data)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _refuse_unsafe(self, entry):
+        try:
+            validate_undo(entry, self.state_dir)
+        except UndoRefused as exc:
+            raise LedgerError("refusing to record a fault whose undo the reaper would refuse to run: %s. Nothing "
+                              "was changed." % exc.msg)
+
     def _load(self):
         try:
-            with open(self.path) as handle:
-                data = json.load(handle)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             return {"version": 1, "entries": []}
-        except (OSError, ValueError) as exc:
-            raise LedgerError(
-                "the ledger %s is unreadable (%s); move it aside to continue, and check the faults it "
-                "listed by hand (audit.jsonl in the same folder records every inject)" % (self.path, exc)
-            )
+        except OSError as exc:
+            raise LedgerError(UNREADABLE % (self.path, exc))
+        with os.fdopen(fd) as handle:
+            check_file(self.path, os.fstat(fd))
+            try:
+                data = json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise LedgerError(UNREADABLE % (self.path, exc))
         if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
             raise LedgerError("the ledger %s is not a sutazai.chaos ledger (no 'entries' list)" % self.path)
+        if not all(isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in data["entries"]):
+            raise LedgerError("the ledger %s is not a sutazai.chaos ledger (an entry is not a mapping with an id)"
+                              % self.path)
         return data
 
     def quarantine_unreadable(self):
-        """Move an unreadable ledger aside (kept for inspection); True when one was moved."""
-        with open(os.path.join(self.state_dir, "ledger.lock"), "a") as lock:
+        """Move an unreadable (or untrusted) ledger aside, kept for inspection; True when one was moved."""
+        check_state_dir(self.state_dir)
+        with _lock_file(os.path.join(self.state_dir, "ledger.lock")) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 try:
@@ -108,14 +133,14 @@ class Ledger:
             drop = {id(e) for e in done[: len(done) - DONE_ENTRIES_KEPT]}
             data["entries"] = [e for e in data["entries"] if id(e) not in drop]
         tmp = "%s.%d.tmp" % (self.path, os.getpid())
-        with open(tmp, "w") as handle:
+        with private_file(tmp) as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
     def audit(self, event, entry, **extra):
-        """Append one line to audit.jsonl (call with the lock held or not; appends are atomic)."""
+        """Append one line to the hash-chained audit.jsonl (with the ledger lock held or not)."""
         record = {
             "time": time.time(),
             "event": event,
@@ -127,11 +152,27 @@ class Ledger:
         }
         record.update(extra)
         self.ensure_dir()
-        with open(self.audit_path, "a") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+        try:
+            _audit.append(self.state_dir, record)
+        except OSError as exc:
+            raise LedgerError("cannot append to the audit journal %s: %s" % (self.audit_path, exc))
 
     def stop_flag_set(self):
+        """Whether the emergency stop is on; TrustError when the state folder may not be trusted.
+
+        A flag in a folder others could write means nothing either way, and every fault module asks this
+        first, before it changes anything (a kill is not recorded until it is done): so the folder (or,
+        while it is missing, the folders above it) is checked here too.
+        """
+        check_state_dir(self.state_dir)
         return os.path.exists(os.path.join(self.state_dir, STOP_FLAG))
+
+    def refused(self):
+        """Entries whose undo the reaper refused to run (they are never retried)."""
+        if not os.path.exists(self.path):
+            return []
+        with self.locked() as entries:
+            return [dict(e) for e in entries if e.get("state") == "refused"]
 
     def entries(self, experiment_id=None, active_only=True):
         if not os.path.exists(self.path):
@@ -142,6 +183,13 @@ class Ledger:
                 if (not active_only or e.get("state") == "active")
                 and (experiment_id is None or e.get("experiment_id") == experiment_id)
             ]
+
+
+@contextlib.contextmanager
+def _lock_file(path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "r+") as handle:
+        yield handle
 
 
 def new_entry(experiment_id, kind, target, spec, undo, duration):
@@ -196,7 +244,9 @@ def revert_entries(ledger, select, reverted_by, run_argv=None):
     """Undo the active entries for which ``select(entry)`` is true; returns (reverted, failed).
 
     The undo runs with the lock held so the reaper and a rollback never undo the
-    same entry twice. A failed undo stays active (attempts counted) for a retry.
+    same entry twice. A failed undo stays active (attempts counted) for a retry. An entry
+    whose undo fails validation (a hand edit, an unknown step) is never run: it becomes
+    ``refused`` for good, is audited as ``revert_refused`` and counts as failed.
     """
     reverted, failed = [], []
     with ledger.locked() as entries:
@@ -205,7 +255,13 @@ def revert_entries(ledger, select, reverted_by, run_argv=None):
                 continue
             entry["attempts"] = entry.get("attempts", 0) + 1
             try:
-                outcome = execute_undo(entry, run_argv)
+                outcome = execute_undo(entry, run_argv, ledger.state_dir)
+            except UndoRefused as exc:
+                entry.update(state="refused", refused_reason=exc.msg, last_error=exc.msg, refused_at=time.time(),
+                             refused_by=reverted_by)
+                ledger.audit("revert_refused", entry, by=reverted_by, error=exc.msg)
+                failed.append(dict(entry))
+                continue
             except LedgerError as exc:
                 entry["last_error"] = exc.msg
                 entry["retry_after"] = time.time() + UNDO_RETRY_SECONDS
@@ -244,11 +300,19 @@ def _restore_lost(ledger, known):
         return []
     with ledger.locked() as entries:
         present = {e["id"] for e in entries}
-        lost = [entry for entry_id, entry in known.items() if entry_id not in present]
+        lost = [entry for entry_id, entry in known.items() if entry_id not in present and _valid(entry, ledger)]
         entries.extend(lost)
     for entry in lost:
         ledger.audit("restored", entry, reason="the ledger lost an active entry; the reaper put it back")
     return lost
+
+
+def _valid(entry, ledger):
+    try:
+        validate_undo(entry, ledger.state_dir)
+    except UndoRefused:
+        return False  # it was refused when it came due, or will be: nothing to restore
+    return True
 
 
 def reaper_loop(state_dir):
@@ -257,10 +321,17 @@ def reaper_loop(state_dir):
     The reaper keeps its own copy of the active timed entries, so a ledger deleted or corrupted while
     faults are active does not make it forget them: a corrupt file is moved aside
     (``ledger.json.corrupt-<time>``) and the entries it knew are written back, then undone at their
-    deadlines as usual.
+    deadlines as usual. It starts only in a state folder that passes ``_trust.check_state_dir``; while the
+    folder fails the check later on, it undoes nothing and says so in its log (once).
     """
     ledger = Ledger(state_dir)
-    lock = open(os.path.join(state_dir, "reaper.lock"), "a")
+    try:
+        check_state_dir(state_dir)
+        lock = os.fdopen(os.open(os.path.join(state_dir, "reaper.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                                 0o600), "r+")
+    except (LedgerError, OSError) as exc:
+        _log(getattr(exc, "msg", str(exc)))
+        return 2
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -271,7 +342,10 @@ def reaper_loop(state_dir):
             for entry in _restore_lost(ledger, known):
                 _log("restored entry %s (%s on %s): the ledger had lost it" % (
                     entry["id"], entry.get("kind"), (entry.get("target") or {}).get("name")))
-            reap_once(ledger, run_argv=_reaper_run_argv)
+            for entry in reap_once(ledger, run_argv=_reaper_run_argv)[1]:
+                if entry.get("state") == "refused":
+                    _log("refused to run the undo of entry %s: %s" % (entry["id"], entry.get("refused_reason")))
+            _LOGGED[:] = []  # a problem logged once is logged again if it comes back
             with ledger.locked() as entries:
                 pending = [e for e in entries if e.get("state") == "active" and e.get("deadline") is not None]
                 known = {e["id"]: dict(e) for e in pending}
@@ -281,23 +355,34 @@ def reaper_loop(state_dir):
                     fcntl.flock(lock, fcntl.LOCK_UN)
                     return 0
         except LedgerError as exc:
-            _log(exc.msg)
-            if known and ledger.quarantine_unreadable():
-                _log("moved the unreadable ledger aside; restoring the %d active entries the reaper knew" % len(known))
+            _log(exc.msg, once=True)
+            with contextlib.suppress(LedgerError, OSError):
+                if known and ledger.quarantine_unreadable():
+                    _log("moved the unreadable ledger aside; restoring the %d active entries the reaper knew"
+                         % len(known))
             time.sleep(REAPER_POLL_SECONDS)
         time.sleep(REAPER_POLL_SECONDS)
 
 
-def _log(text):
+_LOGGED = []
+
+
+def _log(text, once=False):
+    """One line to reaper.log; with ``once``, a message repeated every poll is written only the first time."""
+    if once and _LOGGED[-1:] == [text]:
+        return
+    _LOGGED[:] = [text]
     sys.stderr.write("%s reaper: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), text))
     sys.stderr.flush()
 
 
 def reaper_running(state_dir):
     path = os.path.join(state_dir, "reaper.lock")
-    if not os.path.exists(path):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
         return False
-    with open(path, "a") as lock:
+    with os.fdopen(fd) as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -324,27 +409,29 @@ def _source_of(module):
     return source
 
 
+def _program_sources():
+    from . import _audit, _trust, _undo
+
+    return (("__init__.py", ""), ("_ledger.py", _source_of(sys.modules[__name__])), ("_undo.py", _source_of(_undo)),
+            ("_trust.py", _source_of(_trust)), ("_audit.py", _source_of(_audit)))
+
+
 def install_program(state_dir):
-    """Copy this file and ``_undo.py`` to ``<state_dir>/lib/sutazai_chaos_reaper/``; returns the lib folder.
+    """Copy the reaper's modules to ``<state_dir>/lib/sutazai_chaos_reaper/``; returns (lib folder, digests).
 
-    The detached processes run from there: the module's own files are deleted when its task ends.
+    The detached processes run from there: the module's own files are deleted when its task ends. Folders
+    are 0700 and files 0600; ``digests`` (file -> SHA-256 of what was written) is for ``verify_program``.
     """
-    from . import _undo
+    check_state_dir(state_dir, create=True)
+    lib = os.path.join(state_dir, "lib")
+    files = [(name, source.encode("utf-8")) for name, source in _program_sources()]
+    return lib, install_files(lib, PROGRAM_PACKAGE, files)
 
-    package = os.path.join(state_dir, "lib", PROGRAM_PACKAGE)
-    os.makedirs(package, mode=0o700, exist_ok=True)
-    for name, source in (("__init__.py", ""), ("_ledger.py", _source_of(sys.modules[__name__])),
-                         ("_undo.py", _source_of(_undo))):
-        path = os.path.join(package, name)
-        current = None
-        with contextlib.suppress(OSError):
-            with open(path) as handle:
-                current = handle.read()
-        if current != source:
-            with open(path + ".tmp", "w") as handle:
-                handle.write(source)
-            os.replace(path + ".tmp", path)
-    return os.path.dirname(package)
+
+def verify_program(state_dir, digests):
+    """Right before a start: the state folder passes, the program is still ours alone and as written."""
+    check_state_dir(state_dir)
+    verify_files(os.path.join(state_dir, "lib"), PROGRAM_PACKAGE, digests)
 
 
 def _reaper_run_argv(argv):
@@ -365,11 +452,15 @@ def spawn_detached(state_dir, program_args, log_name, python=None, extra_env=Non
     """
     import subprocess
 
-    lib = install_program(state_dir)
-    env = dict(os.environ, PYTHONPATH=lib, **(extra_env or {}))
-    with open(os.devnull, "rb") as devnull, open(os.path.join(state_dir, log_name), "ab") as log:
+    lib, digests = install_program(state_dir)
+    env = dict(os.environ, PYTHONPATH=lib, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
+    log_path = os.path.join(state_dir, log_name)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with open(os.devnull, "rb") as devnull, os.fdopen(log_fd, "ab") as log:
+        check_file(log_path, os.fstat(log_fd))
+        verify_program(state_dir, digests)
         process = subprocess.Popen(
-            [python or sys.executable, "-m", PROGRAM_PACKAGE + "._ledger"] + list(program_args),
+            [python or sys.executable, "-B", "-m", PROGRAM_PACKAGE + "._ledger"] + list(program_args),
             stdin=devnull, stdout=log, stderr=log, close_fds=True, start_new_session=True, cwd="/", env=env,
         )
     return process.pid

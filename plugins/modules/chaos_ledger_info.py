@@ -13,6 +13,13 @@ version_added: 0.1.0
 description:
   - Reads the ledger on the host and returns its active entries (or every entry kept), and whether the
     reaper that expires them is running. Changes nothing.
+  - Also returns, in RV(refused), every entry whose undo the reaper (or a rollback) refused to run because it
+    is not one of the undo steps this collection writes (a ledger edited by hand, for example). Such an entry
+    is never run nor retried; what it would have undone may still be in place and needs a look by hand.
+  - When the ledger exists, O(state_dir) must pass the check every fault module applies (owned by root or
+    the user the module runs as, writable by nobody else, and so each folder above it, a sticky one such as
+    C(/tmp) excepted; not a symbolic link), or the module fails naming what is wrong. A missing folder is
+    an empty ledger.
 author:
   - sutazai.chaos maintainers (!UNKNOWN)
 attributes:
@@ -30,7 +37,7 @@ options:
     description: Only this experiment's entries.
     type: str
   include_done:
-    description: Also return reverted and failed entries still kept in the ledger (the newest 200).
+    description: Also return reverted, failed and refused entries still kept in the ledger (the newest 200).
     type: bool
     default: false
   state_dir:
@@ -69,7 +76,7 @@ faults:
       description: What was hit (id, name, compose service).
       type: dict
     state:
-      description: V(active), V(reverted) or V(failed).
+      description: V(active), V(reverted), V(failed), V(replaced) or V(refused).
       type: str
     created:
       description: Epoch time of the injection.
@@ -80,6 +87,33 @@ faults:
     seconds_left:
       description: Seconds until the deadline (null for no deadline).
       type: float
+refused:
+  description:
+    - Entries whose undo was refused (state V(refused)), with or without O(include_done), filtered by
+      O(experiment_id). Their undo steps are not shown; read C(ledger.json) on the host to see them.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Entry id.
+      type: str
+    kind:
+      description: Fault kind.
+      type: str
+    target:
+      description: What was hit.
+      type: dict
+    refused_reason:
+      description: Which undo step was refused and why.
+      type: str
+      sample: "undo step 1 of container_pause on web refused: program 'touch' is not one this collection runs"
+    refused_at:
+      description: Epoch time of the refusal.
+      type: float
+    refused_by:
+      description: Who refused it (V(reaper), V(rollback), V(emergency-stop), ...).
+      type: str
 reaper_running:
   description: Whether a reaper process watches this ledger now.
   returned: always
@@ -109,13 +143,16 @@ def main():
     def body():
         ledger = Ledger(params["state_dir"])
         now = time.time()
-        faults = []
-        for entry in ledger.entries(params["experiment_id"], active_only=not params["include_done"]):
+        faults, refused = [], []
+        for entry in ledger.entries(params["experiment_id"], active_only=False):
             entry.pop("undo", None)
             deadline = entry.get("deadline")
             entry["seconds_left"] = None if deadline is None else round(max(0.0, deadline - now), 3)
-            faults.append(entry)
-        return dict(changed=False, faults=faults, reaper_running=reaper_running(params["state_dir"]),
+            if entry.get("state") == "refused":
+                refused.append(entry)
+            if params["include_done"] or entry.get("state") == "active":
+                faults.append(entry)
+        return dict(changed=False, faults=faults, refused=refused, reaper_running=reaper_running(params["state_dir"]),
                     emergency_stop=ledger.stop_flag_set())
 
     exit_or_fail(module, body)

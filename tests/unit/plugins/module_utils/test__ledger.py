@@ -19,13 +19,14 @@ import time
 
 import pytest
 
-from ansible_collections.sutazai.chaos.plugins.module_utils import _ledger
+from ansible_collections.sutazai.chaos.plugins.module_utils import _ledger, _undo
 from ansible_collections.sutazai.chaos.plugins.module_utils._ledger import (
     DONE_ENTRIES_KEPT,
     UNDO_MAX_ATTEMPTS,
     UNDO_RETRY_SECONDS,
     Ledger,
     LedgerError,
+    UndoRefused,
     ensure_reaper,
     execute_undo,
     mark_applied,
@@ -50,9 +51,14 @@ class FakeRunner:
         return self.rc, "", self.err
 
 
+def _tc_undo(device):
+    """The undo network_chaos records for its tc tree on ``device``."""
+    return [{"type": "argv", "argv": ["tc", "qdisc", "del", "dev", device, "root", "handle", "5a17:"], "ok_rc": [0]}]
+
+
 def _entry(name, deadline=NOW - 1, applying=False, owner_pid=None, undo=None, state="active", **extra):
     entry = new_entry("exp-1", "container_pause", {"id": "id-" + name, "name": name}, {"action": "pause"},
-                      undo if undo is not None else [{"type": "argv", "argv": ["undo", name]}], 60)
+                      undo if undo is not None else _tc_undo(name), 60)
     entry.update(deadline=deadline, applying=applying, state=state)
     if owner_pid is not None:
         entry["owner_pid"] = owner_pid
@@ -78,6 +84,18 @@ def _dead_pid():
 @pytest.fixture
 def ledger(tmp_path):
     return Ledger(str(tmp_path / "state"))
+
+
+@pytest.fixture(autouse=True)
+def fake_bin(tmp_path, monkeypatch):
+    """Undo programs are looked up in _undo.PROGRAM_DIRS only: a folder of our own with a ``tc`` in it."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    tc = folder / "tc"
+    tc.write_text("#!/bin/sh\nexit 0\n")
+    tc.chmod(0o755)
+    monkeypatch.setattr(_undo, "PROGRAM_DIRS", (str(folder),))
+    return folder
 
 
 # ------------------------------------------------------------------ storage
@@ -154,7 +172,7 @@ def test_json_that_is_not_a_ledger_is_refused(ledger, content):
         ledger.entries()
 
 
-def test_unwritable_state_dir_is_a_ledger_error(tmp_path):
+def test_state_dir_under_a_file_is_a_ledger_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(LedgerError, match="cannot create the state directory"):
@@ -217,29 +235,36 @@ def test_process_alive():
 
 # ------------------------------------------------------------------ undo steps
 
-def test_argv_undo_uses_the_runner():
+def test_argv_undo_uses_the_runner_with_the_program_s_absolute_path(fake_bin):
     runner = FakeRunner()
     assert execute_undo(_entry("web"), runner) == ["done (rc 0)"]
-    assert runner.calls == [["undo", "web"]]
+    assert runner.calls == [[str(fake_bin / "tc"), "qdisc", "del", "dev", "web", "root", "handle", "5a17:"]]
 
 
 def test_argv_undo_accepts_ok_rc():
-    entry = _entry("web", undo=[{"type": "argv", "argv": ["tc", "qdisc", "del"], "ok_rc": [0, 2]}])
+    entry = _entry("web", undo=[dict(_tc_undo("web")[0], ok_rc=[0, 2])])
     assert execute_undo(entry, FakeRunner(rc=2)) == ["done (rc 2)"]
 
 
 def test_argv_undo_failure_names_the_command():
-    with pytest.raises(LedgerError, match=r"undo web failed \(rc 1\): no such device"):
+    with pytest.raises(LedgerError, match=r"tc qdisc del dev web root handle 5a17: failed \(rc 1\): no such device"):
         execute_undo(_entry("web"), FakeRunner(rc=1, err="no such device\n"))
 
 
 def test_argv_undo_without_runner():
-    with pytest.raises(LedgerError, match="no command runner given for the undo of undo web"):
+    with pytest.raises(LedgerError, match="no command runner given for the undo of tc qdisc del dev web"):
         execute_undo(_entry("web"))
 
 
+def test_argv_undo_of_a_program_that_is_not_there(fake_bin):
+    (fake_bin / "tc").unlink()
+    with pytest.raises(LedgerError, match="tc not found as a root-owned program in") as info:
+        execute_undo(_entry("web"), FakeRunner())
+    assert not isinstance(info.value, UndoRefused)  # a failure (retried), not a refusal
+
+
 def test_unknown_undo_step_type():
-    with pytest.raises(LedgerError, match="unknown undo step type 'teleport'"):
+    with pytest.raises(UndoRefused, match="unknown undo step type 'teleport'"):
         execute_undo(_entry("web", undo=[{"type": "teleport"}]))
 
 
@@ -334,7 +359,7 @@ def test_reap_once_undoes_only_due_entries(ledger):
     reverted, failed = reap_once(ledger, now=NOW, run_argv=runner)
     assert sorted(e["target"]["name"] for e in reverted) == ["due", "due-now"]
     assert failed == []
-    assert sorted(call[1] for call in runner.calls) == ["due", "due-now"]
+    assert sorted(call[4] for call in runner.calls) == ["due", "due-now"]
     states = {name: e["state"] for name, e in _by_name(ledger).items()}
     assert states == {"due": "reverted", "due-now": "reverted", "later": "active", "no-deadline": "active",
                       "already-reverted": "reverted", "waiting-retry": "active"}
@@ -439,24 +464,29 @@ def reaper_state(tmp_path):
 
 def test_reaper_process_undoes_at_the_deadline_and_exits(reaper_state):
     ledger = Ledger(reaper_state)
-    marker = os.path.join(os.path.dirname(reaper_state), "undone")
-    entry = _entry("web", deadline=time.time() + 1.0, undo=[{"type": "argv", "argv": ["touch", marker]}])
+    marker = os.path.join(reaper_state, "undo-me")
+    entry = _entry("web", deadline=time.time() + 1.0, undo=[{"type": "remove_file", "path": marker}])
     _add(ledger, entry)
+    open(marker, "w").close()
 
     assert ensure_reaper(reaper_state) is True
     assert _wait_for(lambda: reaper_running(reaper_state), 3), "the reaper did not take its lock"
     assert ensure_reaper(reaper_state) is False  # one reaper per state dir
-    assert not os.path.exists(marker)  # not before the deadline
+    assert os.path.exists(marker)  # not before the deadline
 
-    assert _wait_for(lambda: os.path.exists(marker), 3), "the reaper did not run the undo"
+    assert _wait_for(lambda: not os.path.exists(marker), 3), "the reaper did not run the undo"
     assert _wait_for(lambda: not reaper_running(reaper_state), 3), "the reaper did not exit"
     assert _wait_for(lambda: not _reaper_pids(reaper_state), 3)
     done = Ledger(reaper_state).entries(active_only=False)[0]
     assert done["state"] == "reverted" and done["reverted_by"] == "reaper"
-    with open(os.path.join(reaper_state, "lib", "sutazai_chaos_reaper", "_ledger.py")) as handle:
-        assert "def reaper_loop" in handle.read()
-    with open(os.path.join(reaper_state, "lib", "sutazai_chaos_reaper", "_undo.py")) as handle:
-        assert "def execute_undo" in handle.read()
+    package = os.path.join(reaper_state, "lib", "sutazai_chaos_reaper")
+    for name, needle in (("_ledger.py", "def reaper_loop"), ("_undo.py", "def execute_undo"),
+                         ("_trust.py", "def check_state_dir"), ("_audit.py", "def append")):
+        with open(os.path.join(package, name)) as handle:
+            assert needle in handle.read()
+        assert os.stat(os.path.join(package, name)).st_mode & 0o777 == 0o600
+    assert os.stat(package).st_mode & 0o777 == 0o700 and os.stat(os.path.dirname(package)).st_mode & 0o777 == 0o700
+    assert not os.path.exists(os.path.join(package, "__pycache__"))  # run with -B: only checked sources count
 
 
 def test_reaper_exits_at_once_when_nothing_has_a_deadline(reaper_state):
@@ -471,3 +501,136 @@ def test_reaper_exits_at_once_when_nothing_has_a_deadline(reaper_state):
 
 def test_reaper_running_without_lock_file(tmp_path):
     assert reaper_running(str(tmp_path)) is False
+
+
+# ------------------------------------------------------------------ the reaper does not obey a hand-edited ledger
+
+def _write_by_hand(ledger, *entries):
+    """A ledger edited outside the collection (no validation on the way in)."""
+    ledger.ensure_dir()
+    with open(ledger.path, "w") as handle:
+        json.dump({"version": 1, "entries": list(entries)}, handle)
+
+
+def _touch_entry(path, **extra):
+    return dict(_entry("web"), undo=[{"type": "argv", "argv": ["touch", path]}], **extra)
+
+
+def test_hand_edited_undo_is_refused_never_run_and_never_retried(ledger, tmp_path):
+    touched = str(tmp_path / "touched")
+    _write_by_hand(ledger, _touch_entry(touched), _entry("db"))
+    runner = FakeRunner()
+    reverted, failed = reap_once(ledger, now=NOW, run_argv=runner)
+    assert [e["target"]["name"] for e in reverted] == ["db"]
+    assert [e["target"]["name"] for e in failed] == ["web"]
+    assert all("touch" not in " ".join(call) for call in runner.calls) and len(runner.calls) == 1
+    assert not os.path.exists(touched)
+    web = _by_name(ledger)["web"]
+    assert web["state"] == "refused" and web["refused_by"] == "reaper"
+    assert "program 'touch' is not one this collection runs" in web["refused_reason"]
+    assert [e["id"] for e in ledger.refused()] == [web["id"]]
+    with open(ledger.audit_path) as handle:
+        events = [json.loads(line) for line in handle]
+    refused = [e for e in events if e["event"] == "revert_refused"]
+    assert len(refused) == 1 and refused[0]["entry_id"] == web["id"] and "touch" in refused[0]["error"]
+    assert reap_once(ledger, now=NOW + 1000, run_argv=runner) == ([], [])  # refused is final
+    assert len(runner.calls) == 1
+
+
+def test_no_step_runs_when_one_step_of_the_entry_is_refused(ledger, tmp_path):
+    ledger.ensure_dir()
+    keep = os.path.join(ledger.state_dir, "fill-marker")
+    open(keep, "w").close()
+    entry = dict(_entry("web"), undo=[{"type": "remove_file", "path": keep},
+                                      {"type": "argv", "argv": ["/tmp/evil/tc", "qdisc", "del", "dev", "x", "root"]}])
+    _write_by_hand(ledger, entry)
+    reverted, failed = reap_once(ledger, now=NOW, run_argv=FakeRunner())
+    assert reverted == [] and "undo step 2" in failed[0]["refused_reason"] and "/tmp/evil/tc" in failed[0]["refused_reason"]
+    assert os.path.exists(keep), "step 1 ran although step 2 was refused"
+
+
+def test_recording_an_undo_the_reaper_would_refuse_is_refused(ledger, tmp_path):
+    _add(ledger, _entry("kept"))
+    before = open(ledger.path).read()
+    with pytest.raises(LedgerError) as info:
+        _add(ledger, _touch_entry(str(tmp_path / "x")))
+    assert "refusing to record" in info.value.msg and info.value.msg.endswith("Nothing was changed.")
+    assert open(ledger.path).read() == before
+
+
+def test_a_lost_entry_that_would_be_refused_is_not_restored(ledger, tmp_path):
+    good, bad = _entry("good", deadline=None), _touch_entry(str(tmp_path / "x"), deadline=None)
+    ledger.ensure_dir()
+    assert _ledger._restore_lost(ledger, {good["id"]: good, bad["id"]: bad}) == [good]
+    assert [e["id"] for e in ledger.entries()] == [good["id"]]
+
+
+def test_the_real_reaper_refuses_a_hand_edited_touch(reaper_state, tmp_path):
+    ledger = Ledger(reaper_state)
+    touched = str(tmp_path / "never")
+    marker = os.path.join(reaper_state, "undo-me")
+    _write_by_hand(ledger, _touch_entry(touched, deadline=time.time() + 0.3),
+                   _entry("ok", deadline=time.time() + 0.3, undo=[{"type": "remove_file", "path": marker}]))
+    open(marker, "w").close()
+    assert ensure_reaper(reaper_state) is True
+    assert _wait_for(lambda: not os.path.exists(marker), 5), "the reaper did not undo the valid entry"
+    assert _wait_for(lambda: not _reaper_pids(reaper_state), 5), "the reaper did not exit"
+    assert not os.path.exists(touched)
+    assert {name: e["state"] for name, e in _by_name(ledger).items()} == {"web": "refused", "ok": "reverted"}
+    with open(os.path.join(reaper_state, "reaper.log")) as handle:
+        assert "refused to run the undo of entry" in handle.read()
+
+
+# ------------------------------------------------------------------ the reaper's folder and program
+
+def test_program_files_are_written_private_and_checked_before_a_start(tmp_path):
+    state = str(tmp_path / "state")
+    lib, digests = _ledger.install_program(state)
+    assert sorted(digests) == ["__init__.py", "_audit.py", "_ledger.py", "_trust.py", "_undo.py"]
+    _ledger.verify_program(state, digests)
+    undo = os.path.join(lib, "sutazai_chaos_reaper", "_undo.py")
+    with open(undo, "a") as handle:
+        handle.write("\nimport os; os.system('touch /tmp/owned')\n")
+    with pytest.raises(LedgerError, match="_undo.py changed after it was written"):
+        _ledger.verify_program(state, digests)
+    _ledger.install_program(state)  # written again: passes again
+    _ledger.verify_program(state, digests)
+    os.chmod(undo, 0o644)
+    with pytest.raises(LedgerError, match=r"_undo.py is not ours alone: .* readable or writable "
+                                          r"by group and others \(mode 0644\)"):
+        _ledger.verify_program(state, digests)
+    os.chmod(undo, 0o600)
+    os.mkdir(os.path.join(lib, "json"))  # would shadow the standard library's json
+    with pytest.raises(LedgerError, match="holds json besides the reaper's program"):
+        _ledger.verify_program(state, digests)
+
+
+def test_an_older_install_is_tightened(tmp_path):
+    state = tmp_path / "state"
+    package = state / "lib" / "sutazai_chaos_reaper"
+    package.mkdir(parents=True, mode=0o755)
+    os.chmod(state, 0o700)
+    os.chmod(state / "lib", 0o755)
+    (package / "_ledger.py").write_text("old")
+    os.chmod(package / "_ledger.py", 0o644)
+    _lib, digests = _ledger.install_program(str(state))
+    _ledger.verify_program(str(state), digests)
+    assert os.stat(package / "_ledger.py").st_mode & 0o777 == 0o600
+
+
+def test_nothing_is_installed_or_started_in_an_untrusted_folder(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chmod(state, 0o777)
+    with pytest.raises(LedgerError, match=r"is writable by group and others \(mode 0777\).*Nothing was changed"):
+        _ledger.spawn_detached(str(state), [str(state)], "reaper.log")
+    assert os.listdir(state) == []
+
+
+def test_the_reaper_does_not_start_in_an_untrusted_folder(tmp_path, capsys):
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chmod(state, 0o770)
+    assert _ledger.reaper_loop(str(state)) == 2
+    assert "is writable by group (mode 0770)" in capsys.readouterr().err
+    assert os.listdir(state) == []
