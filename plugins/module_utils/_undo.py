@@ -342,8 +342,8 @@ def validate_undo(entry, state_dir=None):
         try:
             validate_step(step, state_dir, entry)
         except UndoRefused as exc:
-            raise UndoRefused("undo step %d of %s on %s refused: %s" % (index, entry.get("kind"),
-                                                                         _target_name(entry), exc.msg))
+            raise UndoRefused("undo step %d of %s on %s refused: %s"
+                              % (index, entry.get("kind"), _target_name(entry), exc.msg))
 
 
 def _require(condition, text):

@@ -30,7 +30,7 @@ description:
     elsewhere (a log shipper, or RV(chain) results recorded off the host) for that.
   - Lines written before the journal was chained (no C(prev)) are counted as unchained, not as broken, as
     long as they all come before the first chained line.
-  - A broken chain is reported (and warned about), not an error: the events are returned all the same.
+  - A broken chain is reported and warned about, not an error; the events are returned all the same.
 author:
   - sutazai.chaos maintainers (!UNKNOWN)
 attributes:
