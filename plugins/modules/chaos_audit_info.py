@@ -25,9 +25,10 @@ description:
   - RV(chain) says whether the chain holds and names the first line where it breaks. This detects a line of
     the journal changed, removed, inserted or reordered, lines cut from its start, and lines cut from its
     end or appended behind its back (by comparison with C(audit.head)). It does not detect a rewrite by
-    someone who can write the state folder (root) and recomputes every hash and C(audit.head), nor the
-    loss of the whole journal with C(audit.head), nor the oldest rotated files being removed. Keep a copy
-    elsewhere (a log shipper, or RV(chain) results recorded off the host) for that.
+    someone who can write the state folder (root) and recomputes every hash and C(audit.head), lines cut
+    from the end when C(audit.head) is removed or rewritten as well, the loss of the whole journal, nor the
+    oldest rotated files being removed. Keep a copy elsewhere (a log shipper, or RV(chain) results recorded
+    off the host) for that.
   - Lines written before the journal was chained (no C(prev)) are counted as unchained, not as broken, as
     long as they all come before the first chained line.
   - A broken chain is reported and warned about, not an error; the events are returned all the same.
