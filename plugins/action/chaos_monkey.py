@@ -24,6 +24,7 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._common import Chaos
 from ansible_collections.sutazai.chaos.plugins.module_utils._guard import parse_now
 from ansible_collections.sutazai.chaos.plugins.module_utils._monkey import plan, selected, tick, validate_config
 from ansible_collections.sutazai.chaos.plugins.module_utils._monkey_calendar import cron_fields, rrule, utc_text, zone_of
+from ansible_collections.sutazai.chaos.plugins.module_utils._redact import redact, redact_text, redact_url
 from ansible_collections.sutazai.chaos.plugins.modules.chaos_monkey import ARGUMENT_SPEC
 
 MAX_PLAN_DAYS = 366
@@ -125,6 +126,18 @@ def decide(args):
     return result
 
 
+def without_secrets(result):
+    """The answer as it may be shown and recorded (the decisions go to the audit journal): no credentials of a
+    Prometheus URL, in the configuration or in the alerts the caller gathered (an unreachable Prometheus is named
+    there). validate and plan keep config.prometheus_url whole: the tick playbook queries that URL."""
+    for key in ("decisions", "idle", "lines", "msg"):
+        if key in result:
+            result[key] = redact(result[key])
+    if result.get("action") == "tick" and isinstance(result.get("config"), dict):
+        result["config"] = dict(result["config"], prometheus_url=redact_url(result["config"].get("prometheus_url")))
+    return result
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False  # unknown options are reported by validate_argument_spec, with the supported ones
 
@@ -143,10 +156,11 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="%s. %s" % (exc.message.rstrip("."), NOTHING))
             return result
         try:
-            result.update(decide(args))
+            result.update(without_secrets(decide(args)))
         except CatalogueError as exc:
-            result.update(failed=True, msg="%s. %s" % (exc, NOTHING), problems=[str(exc)])
+            result.update(failed=True, msg="%s. %s" % (redact_text(str(exc)), NOTHING), problems=[redact_text(str(exc))])
         except ChaosError as exc:
-            result.update(failed=True, msg=exc.msg if exc.msg.endswith(NOTHING) else "%s. %s" % (exc.msg, NOTHING),
-                          problems=exc.details.get("problems") or [exc.msg])
+            msg = redact_text(exc.msg)
+            result.update(failed=True, msg=msg if msg.endswith(NOTHING) else "%s. %s" % (msg, NOTHING),
+                          problems=redact(exc.details.get("problems") or [msg]))
         return result

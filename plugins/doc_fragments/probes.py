@@ -14,6 +14,11 @@ options:
     description:
       - Health probes, each a dict with a O(probes[].type) and the options of that type.
       - All must be healthy for the verdict to be healthy.
+      - Secrets are never shown. Header values are C(no_log) (Ansible masks them wherever they appear in the
+        result), and so are the secret parts of O(probes[].url) and O(probes[].prometheus_url) (the password of
+        C(user:password@), token-like query parameters); results, messages and details show such a URL as
+        C(https://user:********@host/...). When Ansible itself refuses the arguments (a wrong type, an unknown
+        option), the whole URL is masked.
     type: list
     elements: dict
     default: []
@@ -27,14 +32,19 @@ options:
         required: true
         choices: [http, tcp, container, command, prometheus]
       url:
-        description: For V(http), the URL (http or https, with a host).
+        description:
+          - For V(http), the URL (http or https, with a host).
+          - C(user:password@) in it is sent as basic authentication when the server asks for it (HTTP 401).
         type: str
       method:
         description: For V(http), the method.
         type: str
         default: GET
       headers:
-        description: For V(http) and V(prometheus), request headers.
+        description:
+          - For V(http) and V(prometheus), request headers (for example C(Authorization)).
+          - Their values are C(no_log), except a value of at most 3 characters under a name that does not look
+            secret (C(X-Debug=1)), which Ansible would otherwise mask in every number of the result.
         type: dict
       status:
         description: For V(http), the status codes that count as healthy.

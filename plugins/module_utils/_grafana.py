@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.urls import Request, make_context
 
+from ._redact import redact_url
+
 ANNOTATION_TAG = "sutazai-chaos"
 BODY_SHOWN = 300
 
@@ -36,19 +38,21 @@ class SinkError(Exception):
 
 def check_url(url, option):
     """The URL without a trailing slash; SinkError unless it is http(s)://host[:port][/path]."""
+    shown = redact_url(url)  # never a password or token in a message
     try:
         parts = urlsplit(url)
         host, _port = parts.hostname, parts.port  # .port raises ValueError for a port that is no number
     except ValueError as exc:
-        raise SinkError("%s %r is not a valid URL (%s); expected http(s)://host[:port][/path]" % (option, url, exc))
+        reason = "bad port" if "@" in url else exc  # urlsplit quotes the port, which may hold a password
+        raise SinkError("%s %r is not a valid URL (%s); expected http(s)://host[:port][/path]" % (option, shown, reason))
     if parts.scheme not in ("http", "https") or not host:
         raise SinkError("%s %r is not an http:// or https:// URL with a host; expected http(s)://host[:port][/path]"
-                        % (option, url))
+                        % (option, shown))
     if parts.username is not None or parts.password is not None:
         raise SinkError("%s must not carry credentials (user:password@); give them as options (no_log) instead"
                         % option)
     if parts.query or parts.fragment:
-        raise SinkError("%s %r has a query or fragment; expected http(s)://host[:port][/path]" % (option, url))
+        raise SinkError("%s %r has a query or fragment; expected http(s)://host[:port][/path]" % (option, shown))
     return url.rstrip("/")
 
 

@@ -10,6 +10,8 @@ Pure Python: no Ansible, no host.
 
 from __future__ import annotations
 
+from ._redact import redact, redact_text
+
 # Fault modules the lifecycle can run, and the key of their result that lists what was hit.
 # A new fault kind adds a line here and no lifecycle code.
 FAULT_RESULT_KEYS = {
@@ -119,7 +121,10 @@ def _verdict(gathered, injected, recovered, left, steady_after, checks):
 
 
 def experiment_result(gathered):
-    """The experiment's result from what the lifecycle gathered (see roles/experiment/tasks/report.yml)."""
+    """The experiment's result from what the lifecycle gathered (see roles/experiment/tasks/verify_report.yml).
+
+    Written to results/<id>.json and sent to the metrics sinks: secrets are masked (credentials in URLs, values
+    of token/password/secret keys and of headers), whatever the fault's arguments or an error message held."""
     hits = gathered.get("hits") or []
     spread = gathered.get("spread") or None
     observed = bool(gathered.get("observed", True))
@@ -136,7 +141,7 @@ def experiment_result(gathered):
     steady_after = (gathered.get("steady_after") or {}).get("healthy")
     verdict, reason = _verdict(gathered, injected, recovered, left, steady_after, checks)
     deadlines = [h["deadline"] for h in hits if h.get("deadline")]
-    return {
+    return redact({
         "experiment_id": gathered.get("experiment_id"),
         "experiment": gathered.get("experiment") or None,
         "kind": gathered.get("kind"),
@@ -169,7 +174,7 @@ def experiment_result(gathered):
         "error": gathered.get("error") or None,
         "verdict": verdict,
         "reason": reason,
-    }
+    })
 
 
 def _recovery_line(result):
@@ -240,10 +245,10 @@ def metrics_problems(registered):
         return []
     metrics = registered.get("metrics")
     if not isinstance(metrics, dict):
-        return ["chaos_metrics failed: %s" % (registered.get("msg") or "no result")]
+        return [redact_text("chaos_metrics failed: %s" % (registered.get("msg") or "no result"))]
     problems = []
     for sink, done in METRIC_SINKS:
         status = metrics.get(sink) or {}
         if status.get("error"):
             problems.append("%s not %s: %s" % (sink, done, status["error"]))
-    return problems
+    return redact(problems)

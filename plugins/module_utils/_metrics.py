@@ -26,6 +26,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ._common import ChaosError
 from ._grafana import HTTP_ERRORS, SinkError, annotate_run, check_url, http_failure, push_handler
 from ._ledger import DEFAULT_STATE_DIR, Ledger, LedgerError
+from ._redact import redact_url
 
 try:
     from prometheus_client import CollectorRegistry, delete_from_gateway, generate_latest, push_to_gateway
@@ -384,7 +385,7 @@ class _Run:
         self.kind, self.service = series_key(result, params.get("kind"), params.get("service"))
         self.errors, self.warnings = [], []
         self.report = {"enabled": True, "experiment": self.experiment, "counted": False, "state_file": None,
-                       "pushgateway": {"sent": False, "url": params.get("pushgateway_url"), "groups": [],
+                       "pushgateway": {"sent": False, "url": redact_url(params.get("pushgateway_url")), "groups": [],
                                        "error": None},
                        "textfile": {"written": False, "paths": [], "error": None},
                        "grafana": {"sent": False, "id": None, "error": None, "skipped": None}}

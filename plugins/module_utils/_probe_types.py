@@ -25,6 +25,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ._common import ChaosError
+from ._redact import redact_url
 
 try:
     import jmespath
@@ -48,16 +49,17 @@ DETAIL_LIMIT = 200
 # ------------------------------------------------------------------ validation
 
 def _check_url(name, what, url):
+    shown = redact_url(url)  # a URL may carry credentials: never in a message
     try:
         parts = urlsplit(url or "")
     except ValueError as exc:
-        raise ChaosError("probe %s: %s %r is not a valid URL: %s" % (name, what, url, exc))
+        raise ChaosError("probe %s: %s %r is not a valid URL: %s" % (name, what, shown, exc))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChaosError("probe %s: %s %r is not an http(s) URL with a host" % (name, what, url))
+        raise ChaosError("probe %s: %s %r is not an http(s) URL with a host" % (name, what, shown))
     try:
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise ChaosError("probe %s: %s %r has a bad port: %s" % (name, what, url, exc))
+    except ValueError:  # its message quotes the port, which urlsplit may have taken from a password
+        raise ChaosError("probe %s: %s %r has a bad port (a number from 0 to 65535 expected)" % (name, what, shown))
 
 
 def _check_regex(name, what, pattern):
@@ -293,8 +295,8 @@ def judge_samples(samples, comparator, threshold):
 
 
 def prometheus_check(probe, timeout, **_ignored):
-    base = probe["prometheus_url"]
-    url = base.rstrip("/") + "/api/v1/query?" + urlencode({"query": probe["query"]})
+    url = probe["prometheus_url"].rstrip("/") + "/api/v1/query?" + urlencode({"query": probe["query"]})
+    base = redact_url(probe["prometheus_url"])  # how it is named in details
     try:
         with open_url(url, method="GET", headers=probe.get("headers") or {}, timeout=timeout,
                       validate_certs=probe.get("validate_certs", True), use_netrc=False) as response:
@@ -340,12 +342,15 @@ def command_runner(module, probes):
     return run
 
 
+# The URLs are no_log so that a task refused by Ansible's own validation (before the module's code runs) shows
+# none of their credentials; once the arguments are valid, _redact.mask_in_module shows them again, masking only
+# their secret parts.
 PROBE_OPTIONS = dict(  # documented in plugins/doc_fragments/probes.py
     name=dict(type="str"),
     type=dict(type="str", required=True, choices=list(PROBE_TYPES)),
-    url=dict(type="str"),
+    url=dict(type="str", no_log=True),
     method=dict(type="str", default="GET"),
-    headers=dict(type="dict"),
+    headers=dict(type="dict", no_log=True),
     status=dict(type="list", elements="int", default=[200]),
     body_regex=dict(type="str"),
     json_query=dict(type="str"),
@@ -359,7 +364,7 @@ PROBE_OPTIONS = dict(  # documented in plugins/doc_fragments/probes.py
     argv=dict(type="list", elements="str"),
     rc=dict(type="int", default=0),
     stdout_regex=dict(type="str"),
-    prometheus_url=dict(type="str"),
+    prometheus_url=dict(type="str", no_log=True),
     query=dict(type="str"),
     comparator=dict(type="str", choices=list(COMPARATORS)),
     threshold=dict(type="float"),

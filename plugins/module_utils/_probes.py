@@ -15,6 +15,7 @@ import urllib.error
 
 from ._common import ChaosError
 from ._probe_types import CHECKS, COMPARATORS, PROBE_TYPES, validate_probe  # noqa: F401 pylint: disable=unused-import
+from ._redact import redact_text
 
 MIN_INTERVAL = 0.1
 
@@ -30,7 +31,8 @@ def run_probe(probe, client=None, timeout=2.0, runner=None):
         healthy, detail, extra = CHECKS[probe["type"]](probe, timeout, client=client, runner=runner)
     except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
         healthy, detail = False, "%s: %s" % (type(exc).__name__, exc)
-    result = {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": detail,
+    # an error may quote the URL it failed on (with its credentials or token parameters)
+    result = {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": redact_text(detail),
               "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
     result.update(extra)
     return result

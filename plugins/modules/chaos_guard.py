@@ -13,6 +13,10 @@ version_added: 0.1.0
 description:
   - Pre-flight and in-flight safety check for chaos experiments, run on the host that will be hit.
     It never changes anything.
+  - It only reads. It writes no file, not even in O(state_dir), which it only looks into for the emergency-stop
+    flag (a folder that does not exist is not created); host load comes from C(/proc), containers from the
+    Docker engine. It needs no root (only access to the Docker engine when O(planned_targets) or container
+    probes are given).
   - "It checks: the share of healthy probes, the host's CPU and memory use, the maintenance windows,
     the emergency-stop flag, whether a planned target is protected, and, in safe mode, how many targets
     and how long the fault would last."
@@ -190,6 +194,7 @@ from ..module_utils._ledger import DEFAULT_STATE_DIR, STOP_FLAG, Ledger
 from ..module_utils._module import build_module, exit_or_fail
 from ..module_utils._probe_types import PROBES_ARG_SPEC, command_runner
 from ..module_utils._probes import run_all, validate_probe
+from ..module_utils._redact import mask_in_module
 from ..module_utils._stress import host_cpu_percent, host_memory
 
 OWN_SPEC = dict(
@@ -220,6 +225,7 @@ OWN_SPEC = dict(
 def main():
     module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, PROBES_ARG_SPEC, supports_check_mode=True)
     params = module.params
+    mask_in_module(module, params["probes"])  # the no_log URLs shown again, but for their credentials
     probe_results = []
 
     def engine_containers():

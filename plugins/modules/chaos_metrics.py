@@ -299,6 +299,7 @@ from ..module_utils._common import ChaosError
 from ..module_utils._ledger import DEFAULT_STATE_DIR
 from ..module_utils._metrics import DEFAULT_JOB, HAS_PROMETHEUS_CLIENT, PROMETHEUS_CLIENT_IMPORT_ERROR, record
 from ..module_utils._module import build_module, exit_or_fail
+from ..module_utils._redact import url_secrets
 
 OWN_SPEC = dict(
     result=dict(type="dict"),
@@ -308,7 +309,9 @@ OWN_SPEC = dict(
     service=dict(type="str"),
     started_at=dict(type="float"),
     instance=dict(type="str", required=True),
-    pushgateway_url=dict(type="str"),
+    # no_log so that a task refused by Ansible's validation shows no credentials; main() shows them again but
+    # for their secret parts
+    pushgateway_url=dict(type="str", no_log=True),
     pushgateway_job=dict(type="str", default=DEFAULT_JOB),
     pushgateway_username=dict(type="str"),
     pushgateway_password=dict(type="str", no_log=True),
@@ -316,7 +319,7 @@ OWN_SPEC = dict(
     timeout=dict(type="float", default=5.0),
     validate_certs=dict(type="bool", default=True),
     textfile_dir=dict(type="path"),
-    grafana_url=dict(type="str"),
+    grafana_url=dict(type="str", no_log=True),
     grafana_token=dict(type="str", no_log=True),
     grafana_dashboard_uid=dict(type="str"),
     delete_group=dict(type="bool", default=False),
@@ -329,6 +332,9 @@ def main():
     module = build_module(OWN_SPEC, supports_check_mode=True,
                           required_together=[("pushgateway_username", "pushgateway_password")])
     params = module.params
+    for option in ("pushgateway_url", "grafana_url"):  # refused with credentials, but never shown with them
+        module.no_log_values.discard(params[option])
+        module.no_log_values.update(url_secrets(params[option]))
     needs_library = params["pushgateway_url"] or params["textfile_dir"]
     if needs_library and params["required"] and not HAS_PROMETHEUS_CLIENT:
         module.fail_json(msg=missing_required_lib("prometheus-client") + " Nothing was changed.",

@@ -12,6 +12,10 @@ short_description: Probe services (HTTP, TCP, container, command, Prometheus) on
 version_added: 0.1.0
 description:
   - Runs health probes from the host the module runs on. Never changes anything.
+  - It only reads. It writes no file, not even in O(state_dir), which it only looks into for the emergency-stop
+    flag (a folder that does not exist is not created); V(command) probes run the command given, nothing else.
+    It needs no root; probes reach services over the network, and container probes need only access to the
+    Docker engine.
   - Probes of one poll run at the same time. A probe that cannot work (bad URL, invalid JMESPath or regular
     expression, command not found, missing option) fails the task before any probe runs.
   - V(once) returns the verdict. V(until_healthy) polls every O(interval) until O(success_threshold) consecutive
@@ -197,6 +201,7 @@ from ..module_utils._module import build_module, exit_or_fail
 from ..module_utils._ledger import DEFAULT_STATE_DIR, Ledger
 from ..module_utils._probes import MIN_INTERVAL, abort_check, run_all, sample, validate_probe, wait_until
 from ..module_utils._probe_types import PROBES_ARG_SPEC, command_runner
+from ..module_utils._redact import mask_in_module
 
 
 OWN_SPEC = dict(
@@ -218,6 +223,7 @@ OWN_SPEC = dict(
 def main():
     module = build_module(OWN_SPEC, DOCKER_ARG_SPEC, PROBES_ARG_SPEC, supports_check_mode=True)
     params = module.params
+    mask_in_module(module, params["probes"])  # the no_log URLs shown again, but for their credentials
 
     def body():
         if not params["probes"]:

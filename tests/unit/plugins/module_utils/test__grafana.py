@@ -101,6 +101,14 @@ class TestMetricsGrafana:
         with pytest.raises(_grafana.SinkError, match="grafana_url"):
             _grafana.check_url(url, "grafana_url")
 
+    @pytest.mark.parametrize("url", ["https://u:s3cr3t@g", "http://u:s3cr3t@g:port", "ftp://u:s3cr3t@g",
+                                     "http://u:s3cr3t@g/?x=1"])
+    def test_a_refused_url_is_never_shown_with_its_password(self, url):
+        with pytest.raises(_grafana.SinkError) as refused:
+            _grafana.check_url(url, "pushgateway_url")
+        assert "s3cr3t" not in refused.value.msg
+        assert "pushgateway_url" in refused.value.msg
+
     def test_region_annotation_is_posted_once_per_run(self, tmp_path, grafana):
         out = _metrics.record(params(tmp_path, grafana.url), now=NOW)
         assert out["metrics"]["grafana"] == {"sent": True, "id": 1, "error": None, "skipped": None}

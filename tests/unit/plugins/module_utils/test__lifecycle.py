@@ -520,3 +520,17 @@ def test_summary_says_whether_metrics_were_sent():
     assert "Metrics: sent" in summary_lines(result)
     result["metrics"] = {"enabled": True, "problems": ["pushgateway not sent: refused"]}
     assert "Metrics: pushgateway not sent: refused" in summary_lines(result)
+
+
+def test_the_result_carries_no_secret():
+    result = experiment_result(gathered_timed(
+        fault={"action": "pause", "duration": 8, "webhook": "https://hooks.slack.com/services/T1/B2/s3cr3tS3cr3t"},
+        error={"task": "Observe", "msg": "unhealthy: api: Prometheus at http://u:s3cr3t@p:9090 is unreachable",
+               "aborted": False},
+        hypothesis={"max_recovery_seconds": 15, "api_token": "s3cr3t"}))
+    assert "s3cr3t" not in repr(result)
+    assert result["fault"]["webhook"] == "https://hooks.slack.com/services/T1/B2/********"
+    assert result["error"]["msg"] == "unhealthy: api: Prometheus at http://u:********@p:9090 is unreachable"
+    assert result["reason"] == result["error"]["msg"]  # the verdict's reason comes from the redacted error too
+    assert result["hypothesis"] == {"max_recovery_seconds": 15, "api_token": "********"}
+    assert metrics_problems({"msg": "refused http://u:s3cr3t@p/"}) == ["chaos_metrics failed: refused http://u:********@p/"]

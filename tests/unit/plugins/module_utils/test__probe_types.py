@@ -326,3 +326,22 @@ def test_container_max_restarts(restarts, max_restarts, status, healthy, detail)
 def test_max_restarts_must_not_be_negative():
     with pytest.raises(ChaosError, match="max_restarts must be 0 or more"):
         validate_probe({"type": "container", "container": "web", "max_restarts": -1})
+
+
+@pytest.mark.parametrize("probe", [
+    {"type": "http", "url": "ftp://u:s3cr3t@h/"},
+    {"type": "http", "url": "http://u:s3cr3t@h:99999/"},
+    {"type": "http", "url": "http://u:s3cr3t@h:x/"},
+    {"type": "prometheus", "prometheus_url": "gopher://u:s3cr3t@h", "query": "up", "comparator": ">", "threshold": 0},
+])
+def test_a_bad_url_is_refused_without_its_password(probe):
+    with pytest.raises(ChaosError) as refused:
+        validate_probe(dict(probe, name="p"))
+    assert "s3cr3t" not in refused.value.msg and "u:********@h" in refused.value.msg
+
+
+def test_details_never_carry_url_credentials():
+    result = run_probe({"name": "p", "type": "prometheus", "prometheus_url": "http://u:s3cr3t@127.0.0.1:1/?token=t0k",
+                        "query": "up", "comparator": ">", "threshold": 0}, timeout=0.5)
+    assert result["healthy"] is False
+    assert result["detail"].startswith("Prometheus at http://u:********@127.0.0.1:1/?token=******** is unreachable")
