@@ -13,6 +13,8 @@ version_added: 0.1.0
 description:
   - Reads C(audit.jsonl) in O(state_dir), the append-only journal the fault modules, the reaper and
     M(sutazai.chaos.chaos_emergency_stop) write, and returns its events oldest first. Changes nothing.
+  - It only reads; it writes no file and does not create O(state_dir). It needs root only to read the default
+    O(state_dir), which is root's (mode 0700).
   - Audit lines hold what was done (kind, target, spec, experiment id, outcome), never credentials; the
     undo steps (which may name a Docker TLS setup) are not part of them.
   - A line that is not a JSON object (a torn write, a hand edit) is skipped and counted in RV(skipped_lines).
