@@ -54,20 +54,25 @@ def load_zone(name, where):
         raise ChaosError("%s %r is not a known IANA time zone (for example Europe/Berlin or UTC)" % (where, name))
 
 
-def parse_window(window, index=0):
-    """A maintenance window as given by the user -> {days, start, end, zone, text}; ChaosError when malformed."""
-    where = "maintenance_windows[%d]" % index
-    if not isinstance(window, dict):
-        raise ChaosError("%s must be a dict with days, start, end and timezone, got %r" % (where, window))
-    days = window.get("days") or list(DAYS)
+def day_numbers(days, where):
+    """Day names (mon, Monday, ...; one name or a list) -> the set of their numbers (Monday is 0)."""
     if isinstance(days, str):
         days = [days]
     numbers = set()
     for day in days:
         key = str(day).strip().lower()
         if key not in DAY_ALIASES:
-            raise ChaosError("%s.days: unknown day %r (expected one of %s)" % (where, day, ", ".join(DAYS)))
+            raise ChaosError("%s: unknown day %r (expected one of %s)" % (where, day, ", ".join(DAYS)))
         numbers.add(DAY_ALIASES[key])
+    return numbers
+
+
+def parse_window(window, index=0):
+    """A maintenance window as given by the user -> {days, start, end, zone, text}; ChaosError when malformed."""
+    where = "maintenance_windows[%d]" % index
+    if not isinstance(window, dict):
+        raise ChaosError("%s must be a dict with days, start, end and timezone, got %r" % (where, window))
+    numbers = day_numbers(window.get("days") or list(DAYS), where + ".days")
     if window.get("start") is None or window.get("end") is None:
         raise ChaosError("%s needs start and end (HH:MM)" % where)
     start = parse_time_of_day(window["start"], where + ".start")

@@ -18,7 +18,7 @@ import re
 
 from ._catalogue import _nearest
 from ._common import ChaosError
-from ._guard import DAY_ALIASES, DAYS, in_window, load_zone, parse_window
+from ._guard import DAY_ALIASES, DAYS, day_numbers, in_window, load_zone, parse_window
 
 UTC = datetime.timezone.utc
 FREQUENCIES = ("hourly", "daily", "weekdays", "weekly")
@@ -78,13 +78,7 @@ def parse_days(days, where="days"):
         days = [days]
     if not isinstance(days, list) or not days:
         raise ChaosError("%s: must be a non-empty list of days (%s)" % (where, ", ".join(DAYS)))
-    numbers = set()
-    for day in days:
-        key = str(day).strip().lower()
-        if key not in DAY_ALIASES:
-            raise ChaosError("%s: unknown day %r (expected one of %s)" % (where, day, ", ".join(DAYS)))
-        numbers.add(DAY_ALIASES[key])
-    return [DAYS[number] for number in sorted(numbers)]
+    return [DAYS[number] for number in sorted(day_numbers(days, where))]
 
 
 def _month_day(text):
