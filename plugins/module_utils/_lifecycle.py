@@ -120,6 +120,65 @@ def _verdict(gathered, injected, recovered, left, steady_after, checks):
     return "PASS", "the hypothesis held" if checks else "recovered, nothing left behind"
 
 
+# The phases of an experiment whose polls a report draws, in the order they happen, with the gathered key.
+TIMELINE_PHASES = (("baseline", "baseline"), ("fault", "during"), ("watch", "watch"), ("recovery", "recovery"),
+                   ("steady", "steady_after"))
+
+
+def _sample_state(probe):
+    if probe.get("healthy"):
+        return "ok"
+    return "fail" if probe.get("answered", True) else "none"
+
+
+def _timeline_events(gathered, hits, recovery_seconds, counted_from):
+    events = []
+    injected_at = _float(gathered.get("injected_at"))
+    if hits and injected_at is not None:
+        events.append({"at": injected_at, "event": "injected",
+                       "detail": ", ".join(sorted({h["target"] for h in hits if h.get("target")}))})
+    deadlines = [_float(h.get("deadline")) for h in hits if h.get("deadline")]
+    if gathered.get("timed") and deadlines:
+        events.append({"at": max(deadlines), "event": "expired", "detail": "the fault's deadline (the reaper's)"})
+    error = gathered.get("error") or {}
+    rolled_back_at = _float(error.get("rolled_back_at"))
+    if error and rolled_back_at is not None:
+        kinds = error.get("rolled_back") or []
+        events.append({"at": rolled_back_at, "event": "rolled_back",
+                       "detail": ("undid " + ", ".join(kinds)) if kinds else "nothing was applied"})
+    origin = max(deadlines) if counted_from == "fault end" and deadlines else injected_at
+    if recovery_seconds is not None and origin is not None:
+        events.append({"at": round(origin + recovery_seconds, 3), "event": "recovered",
+                       "detail": "%s s after the %s" % (number(recovery_seconds), counted_from)})
+    return sorted(events, key=lambda e: e["at"])
+
+
+def experiment_timeline(gathered, recovery_seconds, counted_from):
+    """What a report draws: each watched service's polls as [epoch, ok|fail|none, latency ms] (none: no answer
+    at all), the observation windows and the events (injected, expired, rolled_back, recovered), on one clock."""
+    services = list(gathered.get("watched") or [])
+    samples = {service: [] for service in services}
+    windows = []
+    for phase, key in TIMELINE_PHASES:
+        observed = gathered.get(key) or {}
+        polls, started_at = observed.get("timeline") or [], _float(observed.get("started_at"))
+        if not polls or started_at is None:
+            continue
+        for poll in polls:
+            at = round(started_at + float(poll.get("t") or 0.0), 3)
+            for probe in poll.get("probes") or []:
+                if probe.get("name") in samples:
+                    latency = probe.get("latency_ms")
+                    samples[probe["name"]].append(
+                        [at, _sample_state(probe), None if latency is None else round(float(latency), 1)])
+        windows.append({"phase": phase, "from": round(started_at + float(polls[0].get("t") or 0.0), 3),
+                        "to": round(started_at + float(polls[-1].get("t") or 0.0), 3), "polls": len(polls)})
+    for lane in samples.values():
+        lane.sort(key=lambda sample: sample[0])
+    return {"services": services, "windows": windows, "samples": samples,
+            "events": _timeline_events(gathered, gathered.get("hits") or [], recovery_seconds, counted_from)}
+
+
 def experiment_result(gathered):
     """The experiment's result from what the lifecycle gathered (see roles/experiment/tasks/verify_report.yml).
 
@@ -172,6 +231,7 @@ def experiment_result(gathered):
         "health_score_after": (gathered.get("steady_after") or {}).get("health_score"),
         "observed_from": (window or {}).get("started_at"),
         "error": gathered.get("error") or None,
+        "timeline": experiment_timeline(gathered, recovery_seconds, counted_from),
         "verdict": verdict,
         "reason": reason,
     })

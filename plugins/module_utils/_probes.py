@@ -27,13 +27,16 @@ def run_probe(probe, client=None, timeout=2.0, runner=None):
     """
     started = time.monotonic()
     extra = {}
+    answered = True
     try:
         healthy, detail, extra = CHECKS[probe["type"]](probe, timeout, client=client, runner=runner)
     except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
-        healthy, detail = False, "%s: %s" % (type(exc).__name__, exc)
+        # refused, reset, timed out, unreachable: the service gave no answer at all (a report draws it apart
+        # from an answer that was wrong)
+        healthy, detail, answered = False, "%s: %s" % (type(exc).__name__, exc), False
     # an error may quote the URL it failed on (with its credentials or token parameters)
-    result = {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "detail": redact_text(detail),
-              "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
+    result = {"name": probe.get("name"), "type": probe["type"], "healthy": healthy, "answered": answered,
+              "detail": redact_text(detail), "latency_ms": round((time.monotonic() - started) * 1000.0, 3)}
     result.update(extra)
     return result
 
@@ -53,22 +56,26 @@ def run_all(probes, client=None, timeout=2.0, runner=None):
 
 
 def wait_until(probes, want_healthy, timeout, interval, success_threshold=1, client=None, since_monotonic=None,
-               probe_timeout=2.0, clock=time.monotonic, sleep=time.sleep, runner=None):
+               probe_timeout=2.0, clock=time.monotonic, sleep=time.sleep, runner=None, trace=None):
     """Poll until every probe is healthy (or, with ``want_healthy=False``, until one is not).
 
     Returns ``(satisfied, elapsed, last_results, polls)``; ``elapsed`` counts from ``since_monotonic`` (when
     the fault was injected) if given, else from the start of the wait, and ends when the first poll of the
     run of ``success_threshold`` consecutive successes got its answers (not when it was sent: a request sent
     while a service was paused can be answered after it resumed).
+    Every poll is appended to ``trace`` (a list, when given) in the shape of a sample's timeline.
     """
     start = clock()
     origin = start if since_monotonic is None else since_monotonic
     streak, first_of_streak, polls, results = 0, None, 0, []
     while True:
         poll_started = clock()
-        all_healthy, _score, results = run_all(probes, client, probe_timeout, runner)
+        all_healthy, score, results = run_all(probes, client, probe_timeout, runner)
         answered = clock()
         polls += 1
+        if trace is not None:
+            trace.append({"t": round(poll_started - start, 3), "healthy": all_healthy, "health_score": score,
+                          "probes": results})
         if all_healthy == want_healthy:
             if streak == 0:
                 first_of_streak = answered

@@ -179,13 +179,15 @@ latency_ms:
   returned: when mode is sample
   type: dict
 timeline:
-  description: In V(sample) mode, every poll (t seconds from the start, healthy, health_score, probes).
-  returned: when mode is sample
+  description:
+    - Every poll (C(t) seconds from the start, C(healthy), C(health_score), C(probes)), in every mode but V(once).
+    - Each probe's result has C(answered) (false when the service gave no answer at all: refused, reset, timed out).
+  returned: when mode is not once
   type: list
   elements: dict
 started_at:
-  description: In V(sample) mode, the epoch time of the first poll (the timeline's C(t) counts from it).
-  returned: when mode is sample
+  description: The epoch time of the first poll (the timeline's C(t) counts from it), in every mode but V(once).
+  returned: when mode is not once
   type: float
 aborted:
   description: In V(sample) mode, why the sampling was aborted (null when it ran its course).
@@ -266,11 +268,13 @@ def main():
         if params["since"] is not None:
             since = time.monotonic() - max(0.0, time.time() - params["since"])
         want_healthy = params["mode"] == "until_healthy"
+        started_at, timeline = time.time(), []
         satisfied, elapsed, results, polls = wait_until(
             probes, want_healthy, params["timeout"], params["interval"], params["success_threshold"], client,
-            since, params["probe_timeout"], runner=runner)
+            since, params["probe_timeout"], runner=runner, trace=timeline)
         healthy = all(r["healthy"] for r in results)
-        result = dict(changed=False, healthy=healthy, probes=results, polls=polls,
+        result = dict(changed=False, healthy=healthy, probes=results, polls=polls, timeline=timeline,
+                      started_at=started_at,
                       health_score=sum(1 for r in results if r["healthy"]) / len(results))
         result["recovery_seconds" if want_healthy else "detection_seconds"] = round(elapsed, 3)
         # The wait's own first polls already met the goal: the figure is only an upper bound.
