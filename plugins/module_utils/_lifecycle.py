@@ -22,6 +22,9 @@ FAULT_RESULT_KEYS = {
 
 VERDICTS = ("PASS", "FAIL", "ABORTED", "ERROR")
 
+# results/<experiment>.json: raise it when a field changes meaning or goes away (readers refuse a newer one).
+RESULT_SCHEMA_VERSION = 1
+
 # hypothesis key -> (what it bounds, comparison)
 THRESHOLDS = {
     "max_recovery_seconds": ("time to recover", "<="),
@@ -201,6 +204,7 @@ def experiment_result(gathered):
     verdict, reason = _verdict(gathered, injected, recovered, left, steady_after, checks)
     deadlines = [h["deadline"] for h in hits if h.get("deadline")]
     return redact({
+        "schema_version": RESULT_SCHEMA_VERSION,
         "experiment_id": gathered.get("experiment_id"),
         "experiment": gathered.get("experiment") or None,
         "kind": gathered.get("kind"),
