@@ -49,9 +49,13 @@ def playbook(book, *extra, state_dir, report_dir=None, check=False, inventory="i
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def result_paths(folder):
+    """The result files in a folder (the run journals, journal-*.json, beside them are not results)."""
+    return [p for p in glob.glob(str(Path(folder) / "*.json")) if not Path(p).name.startswith("journal-")]
+
+
 def results(report_dir):
-    return {json.load(open(p))["experiment"]["name"]: json.load(open(p))
-            for p in glob.glob(str(Path(report_dir) / "*.json"))}
+    return {json.load(open(p))["experiment"]["name"]: json.load(open(p)) for p in result_paths(report_dir)}
 
 
 def write(path, text):
@@ -110,7 +114,7 @@ def test_each_bad_file_is_refused_naming_the_path(case, demo_stack, state_dir, t
     assert run.returncode != 0, run.stdout[-3000:]
     assert expected in run.stdout.replace("\n        ", " "), run.stdout[-3000:]
     assert "Traceback" not in run.stdout + run.stderr
-    assert ledger_entries(state_dir) == [] and not list(Path(state_dir).glob("*.json"))
+    assert ledger_entries(state_dir) == [] and not result_paths(state_dir)
 
 
 @pytest.mark.parametrize("experiment, expected", [
@@ -211,7 +215,7 @@ def test_check_mode_is_a_dry_run_of_the_whole_experiment(demo_stack, state_dir, 
                    report_dir=tmp_path)
     assert run.returncode == 0 and "Would hit: sutazai-demo_redis_1" in run.stdout, run.stdout[-4000:]
     assert ledger_entries(state_dir) == [] and audit_lines(state_dir) == []
-    assert engine_view(demo_stack) == before and not list(tmp_path.glob("*.json"))
+    assert engine_view(demo_stack) == before and not result_paths(tmp_path)
 
 
 def test_an_emergency_stop_aborts_with_a_complete_summary(demo_stack, state_dir, tmp_path):
@@ -227,7 +231,7 @@ def test_an_emergency_stop_aborts_with_a_complete_summary(demo_stack, state_dir,
     stopper.join(timeout=10)
     assert run.returncode != 0, run.stdout[-4000:]
     assert time.time() - started < 40, "the stop did not end the experiment before the fault's deadline"
-    (path,) = glob.glob(str(tmp_path / "*.json"))
+    (path,) = result_paths(tmp_path)
     result = json.load(open(path))
     assert result["verdict"] == "ABORTED", result
     lines = summary_lines_of(run.stdout)
