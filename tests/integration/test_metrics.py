@@ -131,7 +131,7 @@ def metrics_vars(monitoring, textfile_dir, grafana_url, token):
 
 
 def result_of(report_dir, name):
-    found = [json.loads(p.read_text()) for p in report_dir.glob("*.json")]
+    found = [json.loads(p.read_text()) for p in report_dir.glob("*.json") if not p.name.startswith("journal-")]
     found = [r for r in found if (r.get("experiment") or {}).get("name") == name]
     assert len(found) == 1, "expected one result of %s in %s" % (name, report_dir)
     return found[0]
