@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+import jsonschema
 from conftest import REPO, VENV_BIN, active_entries, ansible_env, audit_lines
 
 
@@ -79,6 +80,28 @@ def files_under(*roots):
             yield from (p for p in root.rglob("*") if p.is_file())
 
 
+def check_journal(report_dir, result):
+    """The run's journal (sutazai.chaos.chaos_journal, enabled in ansible.cfg) beside the result: valid against
+    its shipped schema, the collection's tasks with their timings, and the experiment's result as written.
+    (That it holds no secret is checked with every other file of the run.)"""
+    (path,) = report_dir.glob("journal-*.json")
+    journal = json.loads(path.read_text())
+    schema = json.loads((REPO / "meta" / "schemas" / "journal.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(journal)
+    assert path.name == "journal-%s.json" % journal["run_id"] and journal["status"] == "ok", journal["status"]
+    assert journal["playbook"] == str(REPO / "playbooks" / "run_experiment.yml")
+    tasks = journal["tasks"]
+    assert all(t["action"].startswith("sutazai.chaos.") or (t["role"] or "").startswith("sutazai.chaos.")
+               for t in tasks)
+    assert all(journal["started_at"] <= t["started_at"] <= t["ended_at"] <= journal["ended_at"] for t in tasks)
+    probes = [t for t in tasks if t["action"] == "sutazai.chaos.health_probe" and t["status"] != "skipped"]
+    assert probes and any(t["duration"] > 0 for t in probes), [t["task"] for t in tasks]
+    assert {"sutazai.chaos.chaos_experiment", "ansible.builtin.copy"} <= {t["action"] for t in tasks}
+    (experiment,) = journal["experiments"]
+    assert experiment["experiment_id"] == result["experiment_id"] and experiment["result"] == result
+    print("\njournal: %d tasks of the collection, %d experiment result, valid" % (len(tasks), 1))
+
+
 def test_no_secret_of_a_run_is_left_in_any_file_or_output(docker_client, state_dir, tmp_path):
     subprocess.run([str(REPO / "scripts" / "stack.sh"), "up"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     bearer, password = "sct-bearer-" + secrets.token_hex(12), "sct-pw-" + secrets.token_hex(12)
@@ -121,13 +144,14 @@ def test_no_secret_of_a_run_is_left_in_any_file_or_output(docker_client, state_d
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
 
-    result_files = list(report_dir.glob("*.json"))
+    result_files = [p for p in report_dir.glob("*.json") if not p.name.startswith("journal-")]
     assert len(result_files) == 1, result_files
     result = json.loads(result_files[0].read_text())
     assert result["verdict"] == "PASS", result
     assert result["watched"] == ["redis", "backend", "frontend"]
     assert any("pushgateway_url must not carry credentials" in p for p in result["metrics"]["problems"]), result
     assert not active_entries(state_dir) and audit_lines(state_dir)
+    check_journal(report_dir, result)
 
     # They were really sent: the Bearer header, the URL's password (after the 401 challenge), the Grafana token.
     health = recorder.seen("GET", "/health")
