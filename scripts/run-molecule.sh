@@ -56,9 +56,21 @@ fi
 
 rc=0
 summary=()
+# A scenario's containers, by its compose project label (sutazai-molecule-<short name>).
+scenario_leftovers() {
+    local project
+    project=$(awk '/com.docker.compose.project:/ {print $2; exit}' "extensions/molecule/$1/molecule.yml")
+    "$DOCKER" ps -aq --filter "label=com.docker.compose.project=$project"
+}
 for scenario in "${scenarios[@]}"; do
     start=$(date +%s)
     src=0
+    # The scenarios' test_sequence starts at syntax: clean up only after an interrupted run.
+    if [ -n "$(scenario_leftovers "$scenario")" ]; then
+        msg "$scenario: containers of an interrupted run are left: molecule cleanup and destroy first"
+        molecule cleanup -s "$scenario" || true
+        molecule destroy -s "$scenario" || true
+    fi
     molecule test -s "$scenario" "$@" || src=$?
     secs=$(( $(date +%s) - start ))
     msg "molecule test -s $scenario: exit $src after $secs s"
