@@ -161,12 +161,13 @@ the first check.</p>
 <h2>Not run for more than {{ model.stale_days | number }} days</h2>
 {% if not model.catalogue_known %}<p class="note">The experiment catalogue was not found: nothing to compare.</p>
 {% elif model.stale %}
+<p class="note">Experiments of the catalogue whose last run among these results is older, or that never ran.</p>
 <table id="stale">
 <thead><tr><th>experiment</th><th>last run</th><th class="num">days ago</th><th>last verdict</th></tr></thead>
 <tbody>
 {% for row in model.stale %}
 <tr data-experiment="{{ row.name }}"><td>{{ row.name }}</td>
-<td>{% if row.last_when %}{{ row.last_when }}{% elif model.since is not none %}not since {{ model.since | utc }}{% else %}never{% endif %}</td>
+<td>{{ row.last_when or 'never' }}</td>
 <td class="num">{{ row.days if row.days is not none else '-' }}</td>
 <td>{% if row.last_verdict %}<span class="verdict {{ row.last_verdict }}">{{ row.last_verdict }}</span>{% else %}-{% endif %}</td></tr>
 {% endfor %}

@@ -68,18 +68,20 @@ def epoch(text):
     return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
-def experiment_id(index):
+def experiment_id(index, shift=0):
+    """The id of RUNS[index] (its time moved by shift seconds), as the lifecycle names a run."""
     when, name, kind = RUNS[index][:3]
-    stamp = datetime.datetime.fromisoformat(when).strftime("%Y%m%dT%H%M%S")
+    moment = datetime.datetime.fromtimestamp(epoch(when) + shift, datetime.timezone.utc)
+    stamp = moment.strftime("%Y%m%dT%H%M%S")
     return "%s-%s-%06x" % (name or kind + "-kill", stamp, index)
 
 
-def result(index):
-    """The result of RUNS[index]."""
+def result(index, shift=0):
+    """The result of RUNS[index], its times moved by shift seconds (to be as old, at another NOW)."""
     when, name, kind, service, verdict, recovery, upper_bound = RUNS[index]
     data = copy.deepcopy(REAL)
-    at = epoch(when)
-    data.update(experiment_id=experiment_id(index), kind=kind, verdict=verdict, injected_at=at if service else None,
+    at = epoch(when) + shift
+    data.update(experiment_id=experiment_id(index, shift), kind=kind, verdict=verdict, injected_at=at if service else None,
                 observed_from=at + 1, recovery_seconds=recovery, recovered=recovery is not None,
                 recovery_is_upper_bound=upper_bound, reason="synthetic run %d" % index)
     data["experiment"] = dict(data["experiment"], name=name) if name else None
@@ -96,11 +98,11 @@ def results():
     return [result(index) for index in range(len(RUNS))]
 
 
-def write_results(folder, indexes=None):
+def write_results(folder, indexes=None, shift=0):
     """Write the results (all, or those of indexes) as <experiment_id>.json into folder; returns their paths."""
     paths = []
     for index in range(len(RUNS)) if indexes is None else indexes:
-        data = result(index)
+        data = result(index, shift)
         path = os.path.join(str(folder), data["experiment_id"] + ".json")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1)
