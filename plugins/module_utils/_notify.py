@@ -293,5 +293,5 @@ def _post_into(outcome, hook, body, opener):
 
 def warnings_for(reports, event):
     """One warning per webhook that was due this message and did not get it."""
-    return ["Webhook %s was not notified of %s: %s (the experiment is not affected)" % (r["url"], event, r["error"])
+    return ["Webhook %s was not notified of %s: %s (a webhook never fails the run)" % (r["url"], event, r["error"])
             for r in reports if r["error"]]
