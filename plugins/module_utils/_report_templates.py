@@ -24,8 +24,10 @@ MARKDOWN_TEMPLATE = """\
 | Experiment id | {{ r.id | md }} |
 | Fault | {{ r.kind | md }} via {{ r.module | md }}: {{ r.fault | md }}{% if r.duration is not none %} for {{ r.duration | seconds }}{% endif %} |
 | Injected | {{ r.injected_at }}{% if r.fault_ended_at %} until {{ r.fault_ended_at }}{% endif %} |
-| Targets | {% for t in r.targets %}{{ t.target | md }}{% if t.service %} ({{ t.service | md }}){% endif %}{{ ', ' if not loop.last }}{% else %}nothing{% endfor %} |
-| Time to recover | {% if r.recovered %}{{ 'at most ' if r.recovery_upper_bound }}{{ r.recovery }} after the {{ r.recovery_counted_from | md }}{% else %}not recovered / not measured{% endif %} |
+| Targets | {% for t in r.targets %}{{ t.target | md }}{% if t.service %} ({{ t.service | md }}){% endif %}{{ ', '
+  if not loop.last }}{% else %}nothing{% endfor %} |
+| Time to recover | {% if r.recovered %}{{ 'at most ' if r.recovery_upper_bound }}{{ r.recovery }} after the {{ r.recovery_counted_from
+  | md }}{% else %}not recovered / not measured{% endif %} |
 | MTTR, cascade depth | {{ r.mttr }}, {{ r.cascade_depth | number }} |
 | Left active after the experiment | {{ 'nothing' if not r.left_active and not r.leftovers else r.left_active ~ ' fault(s)' }} |
 {% if r.error %}
@@ -37,7 +39,9 @@ MARKDOWN_TEMPLATE = """\
 | Service | Availability during | Error rate during | Latency before p50 / p95 / p99 ms | Latency during p50 / p95 / p99 ms | MTTR | Cascade depth |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {% for s in r.services %}
-| {{ s.service | md }} | {{ s.availability | percent }} | {{ s.error_rate | percent }}{% if s.no_answer %} ({{ s.no_answer }} of {{ s.polls }} unanswered){% endif %} | {{ s.before | latencies }} | {{ s.during | latencies }} | {{ s.mttr | mttr }} | {{ s.depth | number }} |
+| {{ s.service | md }} | {{ s.availability | percent }} | {{ s.error_rate
+  | percent }}{% if s.no_answer %} ({{ s.no_answer }} of {{ s.polls }} unanswered){% endif %} | {{ s.before
+  | latencies }} | {{ s.during | latencies }} | {{ s.mttr | mttr }} | {{ s.depth | number }} |
 {% else %}
 | (no service was watched) | | | | | | |
 {% endfor %}
@@ -137,11 +141,13 @@ footer { color: var(--muted); font-size: 12px; text-align: center; margin: 8px 0
   <strong>Verdict:</strong> {{ r.verdict }} - {{ r.reason }}.</p>
   {% if r.error %}<p class="broke">Error: {{ r.error }}</p>{% endif %}
   <div class="headline">
-    <div class="figure"><span>time to recover</span><b>{% if r.recovered %}{{ '≤ ' if r.recovery_upper_bound }}{{ r.recovery }}{% else %}not recovered{% endif %}</b>
+    <div class="figure"><span>time to recover</span><b>{% if r.recovered %}{{ '≤ ' if r.recovery_upper_bound }}{{ r.recovery }}
+      {%- else %}not recovered{% endif %}</b>
       <span>{% if r.recovered %}after the {{ r.recovery_counted_from }}{% else %}within the timeout{% endif %}</span></div>
     <div class="figure"><span>availability during the fault</span><b>{{ r.availability }}</b><span>of polls healthy</span></div>
     <div class="figure"><span>cascade depth</span><b>{{ r.cascade_depth | number }}</b><span>MTTR {{ r.mttr }}</span></div>
-    <div class="figure"><span>left active afterwards</span><b class="{{ 'nothing' if not r.left_active else 'left' }}">{{ r.left_active }}</b><span>fault(s)</span></div>
+    <div class="figure"><span>left active afterwards</span><b class="{{ 'nothing' if not r.left_active else 'left' }}">{{ r.left_active }}</b>
+      <span>fault(s)</span></div>
   </div>
 </header>
 
@@ -151,13 +157,16 @@ footer { color: var(--muted); font-size: 12px; text-align: center; margin: 8px 0
 {% if t %}
 <svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{ t.width }} {{ t.height }}" width="{{ t.width }}" height="{{ t.height }}"
      role="img" aria-label="Timeline of the experiment: fault window, each watched service's polls, events"
-     data-start="{{ t.start }}" data-end="{{ t.end }}" data-px-per-second="{{ t.px_per_second }}" data-origin="{{ t.origin }}" data-plot-left="{{ t.plot_left }}">
+     data-start="{{ t.start }}" data-end="{{ t.end }}" data-px-per-second="{{ t.px_per_second }}"
+     data-origin="{{ t.origin }}" data-plot-left="{{ t.plot_left }}">
   {% for b in t.bands %}
   <rect class="fault-band{{ ' instant' if b.instant }}" data-from="{{ b.from }}" data-to="{{ b.to }}" data-x="{{ b.x }}" data-width="{{ b.width }}"
         x="{{ b.x }}" y="{{ t.phase_y - 4 }}" width="{{ b.width }}" height="{{ t.lanes_bottom - t.phase_y + 8 }}"><title>{{ b.title }}</title></rect>
   {% endfor %}
   {% for w in t.windows %}
-  <g class="window" data-phase="{{ w.phase }}"><rect class="window" x="{{ w.x }}" y="{{ t.phase_y }}" width="{{ w.width }}" height="{{ t.phase_height }}" rx="2"><title>{{ w.phase }}: {{ w.polls }} poll(s)</title></rect>
+  <g class="window" data-phase="{{ w.phase }}">
+    <rect class="window" x="{{ w.x }}" y="{{ t.phase_y }}" width="{{ w.width }}" height="{{ t.phase_height
+      }}" rx="2"><title>{{ w.phase }}: {{ w.polls }} poll(s)</title></rect>
     {% if w.labelled %}<text class="window-label" x="{{ w.x + 4 }}" y="{{ t.phase_y + 10.5 }}">{{ w.phase }}</text>{% endif %}</g>
   {% endfor %}
   <text class="lane-label muted" x="8" y="{{ t.phase_y + 11 }}" style="font-size:11px;fill:#5d6778">observed</text>
@@ -166,7 +175,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; margin: 8px 0
     <text class="lane-label" x="8" y="{{ lane.label_y }}">{{ lane.service | truncate(16, True, '…') }}<title>{{ lane.service }}</title></text>
     <rect class="lane-bg" x="{{ t.plot_left }}" y="{{ lane.y }}" width="{{ t.plot_right - t.plot_left }}" height="{{ lane.height }}" rx="3"/>
     {% for s in lane.samples %}
-    <rect class="sample {{ s.state }}" data-at="{{ s.at }}" x="{{ s.x }}" y="{{ lane.y + 3 }}" width="{{ s.width }}" height="{{ lane.height - 6 }}" rx="1.5"><title>{{ s.title }}</title></rect>
+    <rect class="sample {{ s.state }}" data-at="{{ s.at }}" x="{{ s.x }}" y="{{ lane.y + 3 }}" width="{{ s.width
+    }}" height="{{ lane.height - 6 }}" rx="1.5"><title>{{ s.title }}</title></rect>
     {% endfor %}
   </g>
   {% endfor %}
@@ -186,7 +196,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; margin: 8px 0
   <g class="axis">
     <line x1="{{ t.plot_left }}" x2="{{ t.plot_right }}" y1="{{ t.axis_y }}" y2="{{ t.axis_y }}"/>
     {% for tick in t.ticks %}
-    <g class="tick" data-offset="{{ tick.offset }}"><line x1="{{ tick.x }}" x2="{{ tick.x }}" y1="{{ t.axis_y }}" y2="{{ t.axis_y + 5 }}"/>
+    <g class="tick" data-offset="{{ tick.offset }}" data-x="{{ tick.x }}">
+      <line x1="{{ tick.x }}" x2="{{ tick.x }}" y1="{{ t.axis_y }}" y2="{{ t.axis_y + 5 }}"/>
       <text x="{{ tick.x }}" y="{{ t.axis_y + 18 }}" text-anchor="middle">{{ tick.label }}</text></g>
     {% endfor %}
     <text class="axis-title" x="{{ t.plot_right }}" y="{{ t.axis_y + 34 }}" text-anchor="end">{{ t.axis_title }}</text>
@@ -230,7 +241,9 @@ Overall MTTR {{ r.mttr }}, cascade depth {{ r.cascade_depth | number }}{% if r.a
 <dl>
 <dt>Fault</dt><dd>{{ r.kind }} via <code>{{ r.module }}</code>: {{ r.fault }}{% if r.duration is not none %} for {{ r.duration | seconds }}{% endif %}</dd>
 <dt>Active</dt><dd>{{ r.injected_at }}{% if r.fault_ended_at %} until {{ r.fault_ended_at }}{% endif %}</dd>
-<dt>Targets</dt><dd>{% for h in r.targets %}{{ h.target }}{% if h.service %} ({{ h.service }}){% endif %}{% if h.detail %} <span class="muted">{{ h.detail }}</span>{% endif %}{% if not loop.last %}<br>{% endif %}{% else %}nothing{% endfor %}</dd>
+<dt>Targets</dt><dd>{% for h in r.targets %}{{ h.target }}{% if h.service %} ({{ h.service }}){% endif %}
+  {%- if h.detail %} <span class="muted">{{ h.detail }}</span>{% endif %}
+  {%- if not loop.last %}<br>{% endif %}{% else %}nothing{% endfor %}</dd>
 <dt>Watched</dt><dd>{{ r.watched | join(', ') if r.watched else 'nothing (unobserved)' }}</dd>
 {% if r.file %}<dt>Experiment file</dt><dd><code>{{ r.file }}</code></dd>{% endif %}
 </dl>
