@@ -11,7 +11,7 @@ type: aggregate
 short_description: Writes one JSON journal per playbook run of the collection's tasks and experiment results
 version_added: 0.1.0
 author:
-  - sutazai.chaos maintainers
+  - sutazai.chaos maintainers (!UNKNOWN)
 description:
   - Writes C(journal-<run id>.json) once per C(ansible-playbook) run in which a task of the collection ran
     (its action is C(sutazai.chaos.*), or it runs in a role C(sutazai.chaos.*)). The run id is the UTC start
@@ -95,7 +95,8 @@ def _action_of(task):
     """The task's action as a fully qualified name when Ansible can resolve it, else as written."""
     try:
         return task.resolved_action or task.action
-    except Exception:  # pylint: disable=broad-exception-caught - a journal never breaks a run
+    # whatever resolving raises, the journal never breaks a run
+    except Exception:  # pylint: disable=broad-exception-caught
         return task.action
 
 
@@ -138,6 +139,7 @@ class CallbackModule(CallbackBase):
         try:
             hosts = set(self._journal.inventory_hosts) | {host.name for host in inventory.get_hosts("all")}
             self._journal.inventory_hosts = sorted(hosts)
+        # a journal without its inventory hosts rather than a broken run
         except Exception:  # pylint: disable=broad-exception-caught
             pass
         report_dir = (getattr(manager, "extra_vars", None) or {}).get("chaos_report_dir")
