@@ -81,13 +81,14 @@ def files_under(*roots):
 
 
 def check_journal(report_dir, result):
-    """The run's journal (sutazai.chaos.chaos_journal, enabled in ansible.cfg) beside the result: valid against
-    its shipped schema, the collection's tasks with their timings, and the experiment's result as written.
+    """The run's journal (sutazai.chaos.chaos_journal, enabled in ansible.cfg) beside the result: both valid
+    against their shipped schemas, the collection's tasks with their timings, and the experiment's result as written.
     (That it holds no secret is checked with every other file of the run.)"""
     (path,) = report_dir.glob("journal-*.json")
     journal = json.loads(path.read_text())
-    schema = json.loads((REPO / "meta" / "schemas" / "journal.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(journal)
+    for name, document in (("journal", journal), ("result", result)):
+        schema = json.loads((REPO / "meta" / "schemas" / ("%s.schema.json" % name)).read_text())
+        jsonschema.Draft202012Validator(schema).validate(document)
     assert path.name == "journal-%s.json" % journal["run_id"] and journal["status"] == "ok", journal["status"]
     assert journal["playbook"] == str(REPO / "playbooks" / "run_experiment.yml")
     tasks = journal["tasks"]

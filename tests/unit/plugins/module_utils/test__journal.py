@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The run journal's logic: run ids, the census of the collection's tasks, bounded and redacted results, the
-experiment results kept, where it goes, the document against its shipped schema, the atomic write."""
+experiment results kept, where it goes, the document against its shipped schema, the atomic write; and the
+lifecycle's results against the result schema shipped beside it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._journal import (
     task_result,
     write_atomic,
 )
+from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import experiment_result
 from ansible_collections.sutazai.chaos.plugins.module_utils._redact import MASK
 
 SCHEMA = Path(__file__).resolve().parents[4] / "meta" / "schemas" / "journal.schema.json"
@@ -267,3 +269,27 @@ def test_write_atomic_cleans_up_when_the_document_is_not_json(tmp_path):
     with pytest.raises(ValueError):
         write_atomic(str(tmp_path), "journal-x.json", loop)
     assert os.listdir(tmp_path) == []
+
+
+# --- the result schema beside it --------------------------------------------------------------------------------
+
+def test_every_kind_of_lifecycle_result_validates_against_the_shipped_result_schema():
+    """The lifecycle's own result cases (test__lifecycle.RUNS: PASS, FAIL, ABORTED, ERROR, timed, crash,
+    unobserved...) against meta/schemas/result.schema.json."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from test__lifecycle import RUNS  # pylint: disable=import-outside-toplevel
+
+    schema = json.loads((SCHEMA.parent / "result.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    verdicts = set()
+    for case in RUNS:
+        gathered, verdict = case.values
+        result = experiment_result(gathered)
+        errors = ["%s at %s" % (e.message, "/".join(map(str, e.path))) for e in validator.iter_errors(result)]
+        assert not errors, (case.id, errors)
+        verdicts.add(result["verdict"])
+        assert result["verdict"] == verdict
+    assert verdicts == {"PASS", "FAIL", "ABORTED", "ERROR"}
+    broken = dict(experiment_result(RUNS[0].values[0]), verdict="MAYBE")
+    assert list(validator.iter_errors(broken))
