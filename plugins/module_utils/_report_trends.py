@@ -148,8 +148,8 @@ def stale_experiments(names, dated_runs, now_at, stale_days):
         run = last.get(name)
         age_days = None if run is None else (now_at - run["at"]) / 86400.0
         if run is None or age_days > stale_days:
-            rows.append({"name": name, "last_at": run["at"] if run else None, "last_when": run["when"] if run else None,
-                         "days": None if run is None else int(age_days), "last_verdict": run["verdict"] if run else None})
+            rows.append({"name": name, "last_at": run and run["at"], "last_when": run and run["when"],
+                         "days": None if run is None else int(age_days), "last_verdict": run and run["verdict"]})
     return sorted(rows, key=lambda row: (row["last_at"] is not None, row["last_at"] or 0, row["name"]))
 
 
@@ -213,7 +213,8 @@ def percent(rate):
 def render_index(results, problems, since=None, now=None, catalogue=None, stale_days=DEFAULT_STALE_DAYS,
                  folder=None):
     """index.html over many results: one self-contained page (no script, no external style, font or image)."""
-    import jinja2  # pylint: disable=import-outside-toplevel # on the controller, with Ansible; module_utils' import check allows the standard library only
+    # Jinja2 comes with Ansible on the controller; module_utils' import check allows the standard library only
+    import jinja2  # pylint: disable=import-outside-toplevel
 
     model = trends(results, since, now, catalogue, stale_days, folder)
     start = model["since"] if model["since"] is not None else model["first_at"]

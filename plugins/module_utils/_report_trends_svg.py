@@ -83,11 +83,11 @@ def week_bars(weeks):
     """weeks: [{week, runs, passed, pass_rate}] -> one bar per week (its height the pass share), or None."""
     if not weeks:
         return None
-    bar, gap, plot_height, top = 40, 16, 100, 22
+    width, gap, plot_height, top = 40, 16, 100, 22
     bars = []
     for index, week in enumerate(weeks):
         height = 0 if week["pass_rate"] is None else round(week["pass_rate"] * plot_height, 1)
-        bars.append(dict(week, x=gap + index * (bar + gap), y=top + plot_height - height, height=height,
-                         label=week["week"][5:], center=gap + index * (bar + gap) + bar / 2))
-    return {"width": gap + len(weeks) * (bar + gap), "height": top + plot_height + 34, "bar": bar, "bars": bars,
+        bars.append(dict(week, x=gap + index * (width + gap), y=top + plot_height - height, height=height,
+                         label=week["week"][5:], center=gap + index * (width + gap) + width / 2))
+    return {"width": gap + len(weeks) * (width + gap), "height": top + plot_height + 34, "bar": width, "bars": bars,
             "base": top + plot_height, "top": top}

@@ -132,7 +132,8 @@ the first check.</p>
 {% endfor %}
 </svg>
 <div class="legend">
-{% for line in chart.lines %}<span><span class="swatch" style="background: {{ line.color }}"></span>{{ line.service }} ({{ line.points | length }})</span>{% endfor %}
+{% for line in chart.lines %}<span><span class="swatch" style="background: {{ line.color }}"></span>
+{{- line.service }} ({{ line.points | length }})</span>{% endfor %}
 <span class="note">{{ chart.from }} to {{ chart.to }}</span>
 </div>
 {% else %}<p class="note">No recovered run in this period: nothing to draw.</p>{% endif %}

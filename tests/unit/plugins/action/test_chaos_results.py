@@ -72,8 +72,8 @@ def test_apply_with_an_archive(folder, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     ({"prune_older_than": "soon"}, "older_than: 'soon' is neither an age"),
-    ({"prune_older_than": "14d", "path": "/nonexistent/results"}, "the results folder /nonexistent/results does "
-                                                                   "not exist. Nothing was removed."),
+    ({"prune_older_than": "14d", "path": "/nonexistent/results"},
+     "the results folder /nonexistent/results does not exist. Nothing was removed."),
     ({"prune_older_than": "14d", "apply": "perhaps"}, "apply"),
     ({"prune_older_than": "14d", "keep": 3}, "keep"),
 ])
