@@ -8,6 +8,7 @@ model, then the same figures read back from the rendered HTML (tables, SVG bars,
 from __future__ import annotations
 
 import html.parser
+import os
 import re
 
 import pytest
@@ -136,7 +137,7 @@ def test_stale_looks_at_every_result_given_not_only_the_window():
 def test_the_shipped_catalogue_is_read_by_file_name():
     names = catalogue_names()
     assert "backend-pause" in names and "redis-crash" in names
-    assert names == sorted(f[:-4] for f in __import__("os").listdir(SHIPPED_CATALOGUE) if f.endswith(".yml"))
+    assert names == sorted(f[:-4] for f in os.listdir(SHIPPED_CATALOGUE) if f.endswith(".yml"))
     assert catalogue_names("/nonexistent/catalogue") is None
 
 
