@@ -27,6 +27,10 @@ description:
     values, the password of C(user:password@) in URLs, secret query parameters, Bearer and Basic credentials).
   - A result is bounded (strings cut at 2000 characters, lists at 50 items, 8 levels of nesting, about 20000
     characters in all; C(_ansible_*) internals dropped); a cut result is marked C(result_cut).
+  - When the run encrypts its results (C(chaos_report_encrypt) true with C(chaos_report_vault_password_file), given
+    as extra variables or in the inventory's C(all) group or host variables), the journal is an Ansible Vault file
+    too (mode 0600, opened with C(ansible-vault view)); when that password file cannot be read, no journal is
+    written (a warning says why), never a plain copy of encrypted results.
   - The journal is collected in memory and written once at the end (or on interruption) through a temporary
     file in the same folder and a rename. A folder that cannot be written gives one warning; it never fails the
     run. Ad hoc C(ansible) commands write no journal.
@@ -71,6 +75,9 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_core_version
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._journal import (
     RunJournal, journal_dir, journal_name, write_atomic)
 
@@ -89,6 +96,29 @@ def collection_version(root=COLLECTION_ROOT):
             return str(yaml.safe_load(stream)["version"])
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
+
+
+ENCRYPTION_SETTINGS = ("chaos_report_encrypt", "chaos_report_vault_password_file")
+
+
+def _plain(value):
+    """A value as it is, not a template (the callback does not template inventory values)."""
+    return isinstance(value, (str, bool)) and not (isinstance(value, str) and ("{{" in value or "{%" in value))
+
+
+def _setting(manager, inventory, name):
+    """``name`` from the extra variables, else from the inventory (group ``all``, then each host's own)."""
+    sources = [getattr(manager, "extra_vars", None) or {}]
+    try:
+        sources.append(inventory.groups["all"].get_vars())
+        sources.extend(host.get_vars() for host in inventory.get_hosts("all"))
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass  # no inventory to read: the extra variables only
+    for source in sources:
+        value = source.get(name) if isinstance(source, dict) else None
+        if value is not None and _plain(value):
+            return value
+    return None
 
 
 def _action_of(task):
@@ -118,6 +148,7 @@ class CallbackModule(CallbackBase):
         self._journal = None
         self._report_dir = None
         self._written = False
+        self._encryption = {}
         self._previous_sigterm = None
 
     # ------------------------------------------------------------------ run
@@ -143,8 +174,12 @@ class CallbackModule(CallbackBase):
         except Exception:  # pylint: disable=broad-exception-caught
             pass
         report_dir = (getattr(manager, "extra_vars", None) or {}).get("chaos_report_dir")
-        if isinstance(report_dir, str) and "{{" not in report_dir and "{%" not in report_dir:
+        if _plain(report_dir):
             self._report_dir = str(report_dir)
+        for name in ENCRYPTION_SETTINGS:
+            value = _setting(manager, inventory, name)
+            if value is not None:
+                self._encryption[name] = value
 
     def v2_playbook_on_stats(self, stats):
         if self._journal is None:
@@ -200,6 +235,19 @@ class CallbackModule(CallbackBase):
             signal.signal(signum, signal.SIG_DFL if previous is None else previous)
             os.kill(os.getpid(), signum)
 
+    def _encrypter(self):
+        """None for a plain journal; text -> Ansible Vault bytes when the run encrypts its results."""
+        if not boolean(self._encryption.get("chaos_report_encrypt", False), strict=False):
+            return None
+        password_file = self._encryption.get("chaos_report_vault_password_file")
+        if not password_file:
+            raise ChaosError("no chaos_report_vault_password_file is given")
+        # pylint: disable-next=import-outside-toplevel
+        from ansible_collections.sutazai.chaos.plugins.module_utils._report_load import encrypt, vault_secret_from_file
+
+        secret = vault_secret_from_file(password_file)
+        return lambda text: encrypt(text, secret)
+
     def _write_if_interrupted(self):
         if self._journal is not None and not self._written:
             self._journal.interrupt()
@@ -217,7 +265,13 @@ class CallbackModule(CallbackBase):
                                     {"ansible_core_version": ansible_core_version,
                                      "collection_version": collection_version()})
         try:
-            path = write_atomic(folder, journal_name(journal.run_id), document)
+            encrypt = self._encrypter()
+        except ChaosError as error:
+            self._display.warning("sutazai.chaos.chaos_journal: the run's results are encrypted, but %s: no journal "
+                                  "was written (never a plain copy of them)" % error)
+            return
+        try:
+            path = write_atomic(folder, journal_name(journal.run_id), document, encrypt)
         except (OSError, TypeError, ValueError) as error:
             self._display.warning("sutazai.chaos.chaos_journal: the run journal could not be written to %s (%s); "
                                   "the run itself is not affected" % (folder, error))

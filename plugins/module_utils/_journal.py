@@ -280,19 +280,21 @@ def journal_name(run_id):
     return "%s%s.json" % (JOURNAL_PREFIX, run_id)
 
 
-def write_atomic(folder, name, document):
-    """Write ``document`` as ``folder/name`` (mode 0644) through a temporary file in ``folder`` and a rename,
-    creating ``folder`` if needed; returns the path. Raises ``OSError`` when the folder cannot be written, with
-    nothing left behind."""
+def write_atomic(folder, name, document, encrypt=None):
+    """Write ``document`` as ``folder/name`` through a temporary file in ``folder`` and a rename, creating
+    ``folder`` if needed; returns the path. With ``encrypt`` (text -> bytes, an Ansible Vault), the file holds
+    its output, mode 0600; else the JSON itself, mode 0644. Raises ``OSError`` when the folder cannot be
+    written, with nothing left behind."""
+    text = json.dumps(document, indent=1, sort_keys=False, default=str) + "\n"
+    data = encrypt(text) if encrypt else text.encode("utf-8")
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix="." + JOURNAL_PREFIX, suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=1, sort_keys=False, default=str)
-            stream.write("\n")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, 0o600 if encrypt else 0o644)
         path = os.path.join(folder, name)
         os.replace(temporary, path)
     except BaseException:

@@ -293,3 +293,15 @@ def test_every_kind_of_lifecycle_result_validates_against_the_shipped_result_sch
     assert verdicts == {"PASS", "FAIL", "ABORTED", "ERROR"}
     broken = dict(experiment_result(RUNS[0].values[0]), verdict="MAYBE")
     assert list(validator.iter_errors(broken))
+
+
+def test_an_encrypted_journal_is_a_vault_file_only_its_owner_reads(tmp_path):
+    from ansible_collections.sutazai.chaos.plugins.module_utils._report_load import (
+        decrypt, encrypt, vault_secret_from_password)
+
+    secret = vault_secret_from_password(b"s3cret")
+    path = write_atomic(str(tmp_path), "journal-x.json", {"a": 1}, encrypt=lambda text: encrypt(text, secret))
+    raw = open(path, "rb").read()
+    assert raw.startswith(b"$ANSIBLE_VAULT;") and b'"a"' not in raw
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert json.loads(decrypt(raw, path, secret)) == {"a": 1}
