@@ -181,7 +181,7 @@ latency_ms:
 timeline:
   description:
     - Every poll (C(t) seconds from the start, C(healthy), C(health_score), C(probes)), in every mode but V(once).
-    - Each probe's result has C(answered) (false when the service gave no answer at all: refused, reset, timed out).
+    - "Each probe's result has C(answered): false when the service gave no answer at all (refused, reset, timed out)."
   returned: when mode is not once
   type: list
   elements: dict

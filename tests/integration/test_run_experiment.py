@@ -178,8 +178,7 @@ def _assert_green(result, name):
     assert result["hypothesis_checks"], "every shipped experiment states a hypothesis with thresholds"
 
 
-def test_every_shipped_experiment_runs_green_through_the_runner_in_safe_mode(demo_stack, state_dir, tmp_path,
-                                                                           record_property):
+def test_every_shipped_experiment_runs_green_in_safe_mode(demo_stack, state_dir, tmp_path, record_property):
     """The whole catalogue in one run, in safe mode (the old framework's promise for its three experiments,
     kept for all of them: one target each, within every limit). Safe mode only adds refusals before the
     injection, so the run without it is the same fault; other tests run the lifecycle with it off."""
