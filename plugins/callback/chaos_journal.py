@@ -41,7 +41,8 @@ options:
     description:
       - The folder the journal is written to (made when missing).
       - When unset, the folder the run's experiment results were written to (the first result file of the
-        experiment lifecycle); else the C(chaos_report_dir) given as an extra variable; else the C(results)
+        experiment lifecycle); else the C(chaos_report_dir) (or C(report_dir), the report playbook's) given as an
+        extra variable; else the C(results)
         folder next to the playbook's folder (C(<playbook dir>/../results)), where the results go by default.
     type: path
     env:
@@ -173,7 +174,9 @@ class CallbackModule(CallbackBase):
         # a journal without its inventory hosts rather than a broken run
         except Exception:  # pylint: disable=broad-exception-caught
             pass
-        report_dir = (getattr(manager, "extra_vars", None) or {}).get("chaos_report_dir")
+        extra_vars = getattr(manager, "extra_vars", None) or {}
+        # the lifecycle's chaos_report_dir, or playbooks/report.yml's report_dir
+        report_dir = extra_vars.get("chaos_report_dir") or extra_vars.get("report_dir")
         if _plain(report_dir):
             self._report_dir = str(report_dir)
         for name in ENCRYPTION_SETTINGS:
