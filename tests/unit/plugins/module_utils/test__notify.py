@@ -180,8 +180,8 @@ def test_bad_entries_are_named(entry, expected):
 
 def test_secrets_of_entries():
     entries = ["https://hooks.slack.com/services/T0/B0/slackSecretXYZ",
-               {"url": "http://bot:pw0rd@127.0.0.1/?token=tok1", "headers": {"Authorization": "Bearer hdr-secret",
-                                                                           "X-Debug": "1"}}, 7]
+               {"url": "http://bot:pw0rd@127.0.0.1/?token=tok1",
+                "headers": {"Authorization": "Bearer hdr-secret", "X-Debug": "1"}}, 7]
     assert secrets_of(entries) == {"slackSecretXYZ", "pw0rd", "tok1", "Bearer hdr-secret"}
 
 
@@ -255,7 +255,7 @@ def test_a_thread_that_outlives_its_timeout_is_given_up_on():
 
 
 def test_three_slow_webhooks_cost_one_timeout_and_fast_ones_still_get_through(servers):
-    slow = [servers(delay=3) for _ in range(3)]
+    slow = [servers(delay=3), servers(delay=3), servers(delay=3)]
     fast = servers()
     began = time.monotonic()
     reports = notify([s.url for s in slow] + [{"url": fast.url, "timeout": 5}], started(), default_timeout=1)
