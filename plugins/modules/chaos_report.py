@@ -68,11 +68,14 @@ options:
     type: bool
 attributes:
   check_mode:
+    description: Can run in check mode and return the paths it would write.
     support: full
     details: Reads and renders everything (so every error shows), writes nothing.
   diff_mode:
+    description: Would return the changes it makes in diff mode.
     support: none
   idempotent:
+    description: Would change nothing when run twice.
     support: none
     details: Each run writes the reports again (they carry the time they were made).
 notes:

@@ -47,8 +47,8 @@ def test_a_result_from_before_schema_version_counts_as_version_1(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('{"schema_version": 1, "experiment_id": "x", "verd', "is truncated JSON: Unterminated string starting at "
-                                                           "(line 1, column 45: character 44 of 49)"),
+    ('{"schema_version": 1, "experiment_id": "x", "verd',
+     "is truncated JSON: Unterminated string starting at (line 1, column 45: character 44 of 49)"),
     ('{"schema_version": 1,, }', "is invalid JSON: Expecting property name enclosed in double quotes (line 1, "
                                  "column 22: character 21 of 24)"),
     ("", "is empty: not a result file"),
