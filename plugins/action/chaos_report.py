@@ -7,6 +7,7 @@ trend page (index.html). Every file is written whole or not at all (temporary fi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -17,6 +18,7 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._common import Chaos
 from ansible_collections.sutazai.chaos.plugins.module_utils._redact import redact_text
 from ansible_collections.sutazai.chaos.plugins.module_utils._report_experiment import render_html, render_markdown
 from ansible_collections.sutazai.chaos.plugins.module_utils._report_load import (
+    check_result,
     encrypt,
     load_result,
     load_results,
@@ -24,12 +26,18 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._report_load import 
     started_at,
     vault_secret_from_file,
 )
-from ansible_collections.sutazai.chaos.plugins.modules.chaos_report import ARGUMENT_SPEC
+from ansible_collections.sutazai.chaos.plugins.modules.chaos_report import (
+    ARGUMENT_SPEC,
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+    REQUIRED_BY,
+)
 
 NOTHING = "Nothing was written."
 RENDERERS = {"html": (".html", render_html), "markdown": (".md", render_markdown)}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 REPORT_MODE = 0o644
+ENCRYPTED_MODE = 0o600  # an encrypted file is its owner's alone, as ansible-vault leaves it
 
 
 def report_name(result, source):
@@ -54,7 +62,7 @@ def writable_dest(dest):
     return dest
 
 
-def write_all(dest, files):
+def write_all(dest, files, mode=REPORT_MODE):
     """Write ``{name: bytes}`` into ``dest`` all or nothing: every temporary file first, then the renames."""
     staged = []
     try:
@@ -65,7 +73,7 @@ def write_all(dest, files):
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.chmod(temporary, REPORT_MODE)
+            os.chmod(temporary, mode)
     except OSError as exc:
         for temporary, dummy in staged:
             if os.path.exists(temporary):
@@ -95,12 +103,39 @@ def report_file(args, secret, write):
     files = experiment_files(result, name, args["formats"], secret if args["encrypt"] else None)
     paths = {fmt: os.path.join(dest, name + RENDERERS[fmt][0]) for fmt in args["formats"]}
     if write:
-        write_all(writable_dest(dest), files)
+        write_all(writable_dest(dest), files, ENCRYPTED_MODE if args["encrypt"] else REPORT_MODE)
     answer = {"verdict": result.get("verdict"), "experiment_id": result.get("experiment_id"), "dest": dest,
               "files": sorted(os.path.join(dest, n) for n in files), "encrypted": bool(args["encrypt"])}
     answer.update(paths)
     answer["msg"] = "%s: %s, report%s %s" % (name, result.get("verdict"), "s" if len(files) > 1 else "",
                                              ", ".join(sorted(answer["files"])))
+    return answer
+
+
+def report_result(args, secret, write):
+    """A result given as data: its file <dest>/<experiment_id>.json and its reports, written together."""
+    result = check_result(args["result"], "the result")
+    name = report_name(result, "the result")
+    dest = args["dest"]
+    text = json.dumps(result, indent=4, sort_keys=True) + "\n"
+    files = {name + ".json": encrypt(text, secret) if args["encrypt"] else text.encode("utf-8")}
+    warnings = []
+    try:
+        files.update(experiment_files(result, name, args["formats"], secret if args["encrypt"] else None))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # a report that cannot be drawn must never cost the result itself: it is written alone, with a warning
+        warnings.append("the reports of %s could not be rendered (%s: %s); the result file is written"
+                        % (name, type(exc).__name__, redact_text(str(exc))))
+    if write:
+        write_all(writable_dest(dest), files, ENCRYPTED_MODE if args["encrypt"] else REPORT_MODE)
+    answer = {"verdict": result.get("verdict"), "experiment_id": result.get("experiment_id"), "dest": dest,
+              "result_file": os.path.join(dest, name + ".json"), "files": sorted(os.path.join(dest, n) for n in files),
+              "encrypted": bool(args["encrypt"])}
+    answer.update({fmt: os.path.join(dest, name + RENDERERS[fmt][0]) for fmt in args["formats"]
+                   if name + RENDERERS[fmt][0] in files})
+    answer["msg"] = "%s: %s, written %s" % (name, result.get("verdict"), ", ".join(answer["files"]))
+    if warnings:
+        answer["warnings"] = warnings
     return answer
 
 
@@ -129,9 +164,10 @@ def report_folder(args, secret, write):
             return encrypt(page, secret) if args["encrypt"] else page.encode("utf-8")
         index_page()  # before anything is written: a page that cannot be made stops it all
     if write:
-        write_all(writable_dest(dest), files)
+        mode = ENCRYPTED_MODE if args["encrypt"] else REPORT_MODE
+        write_all(writable_dest(dest), files, mode)
         if index:
-            write_all(dest, {"index.html": index_page()})  # again: it links the reports now written
+            write_all(dest, {"index.html": index_page()}, mode)  # again: it links the reports now written
     answer = {"dest": dest, "index": index, "results": len(results), "reports": len(recent),
               "files": sorted(os.path.join(dest, n) for n in files) + ([index] if index else []),
               "problems": problems, "encrypted": bool(args["encrypt"])}
@@ -143,10 +179,17 @@ def report_folder(args, secret, write):
 
 def make_reports(args, check_mode=False):
     """The action's answer for validated arguments; ChaosError for the user's mistakes (nothing written)."""
-    if not args["formats"] and not os.path.isdir(args["src"]):
-        raise ChaosError("formats is empty: give html, markdown or both")
     if args["encrypt"] and not args["vault_password_file"]:
         raise ChaosError("encrypt needs vault_password_file (the password the reports are encrypted with)")
+    if args["result"] is not None:
+        if args["since"] or args["index"]:
+            raise ChaosError("since and index are for a results folder, not for a result")
+        secret = vault_secret_from_file(args["vault_password_file"]) if args["vault_password_file"] else None
+        args = dict(args, dest=os.path.abspath(os.path.expanduser(args["dest"])),
+                    formats=sorted(set(args["formats"]), key=list(RENDERERS).index))
+        return dict(report_result(args, secret, not check_mode), changed=True)
+    if not args["formats"] and not os.path.isdir(args["src"]):
+        raise ChaosError("formats is empty: give html, markdown or both")
     args = dict(args, src=os.path.abspath(os.path.expanduser(args["src"])),
                 dest=os.path.abspath(os.path.expanduser(args["dest"])) if args["dest"] else None,
                 formats=sorted(set(args["formats"]), key=list(RENDERERS).index))
@@ -170,7 +213,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         try:
-            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
+                                                      mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                                                      required_one_of=REQUIRED_ONE_OF,
+                                                      required_by=REQUIRED_BY)
         except AnsibleActionFail as exc:
             result.update(failed=True, msg="%s. %s" % (exc.message.rstrip("."), NOTHING))
             return result

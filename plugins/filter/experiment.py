@@ -46,10 +46,10 @@ def _result(gathered):
     return experiment_result(gathered)
 
 
-def _summary(result, result_path=None):
+def _summary(result, result_path=None, report_path=None):
     if not isinstance(result, dict) or "verdict" not in result:
         raise AnsibleFilterError("experiment_summary: the input must be an experiment_result")
-    return summary_lines(result, result_path)
+    return summary_lines(result, result_path, report_path)
 
 
 def _safe_mode_violations(module, args, limits=None, targets=None, protection_lifted=None):

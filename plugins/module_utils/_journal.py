@@ -233,10 +233,9 @@ class RunJournal:
             self._experiments[key] = redact(experiment)
 
     def _note_result_dir(self, name, action, result):
-        """The lifecycle's result file (``Report - write the JSON result``, a copy): its folder, in order."""
-        if str(name or "").startswith("Report - write the JSON result") and str(action or "").endswith("copy"):
-            dest = result.get("dest")
-            folder = os.path.dirname(str(dest)) if dest else ""
+        """The folder of the lifecycle's result file (``result_file`` of sutazai.chaos.chaos_report), in order."""
+        if str(action or "").endswith("chaos_report") and isinstance(result, dict) and result.get("result_file"):
+            folder = os.path.dirname(str(result["result_file"]))
             if folder and folder not in self.result_dirs:
                 self.result_dirs.append(folder)
 

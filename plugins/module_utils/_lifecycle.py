@@ -268,7 +268,7 @@ def _impact_line(result):
     return "Impact while it lasted: " + ", ".join(parts)
 
 
-def summary_lines(result, result_path=None):
+def summary_lines(result, result_path=None, report_path=None):
     """The summary printed at the end of an experiment: every line complete, every figure rounded."""
     name = (result.get("experiment") or {}).get("name")
     fault = result["fault"]
@@ -297,6 +297,8 @@ def summary_lines(result, result_path=None):
     lines.append("Verdict: %s (%s)" % (result["verdict"], result["reason"]))
     if result_path:
         lines.append("Full result: %s" % result_path)
+    if report_path:
+        lines.append("Report: %s" % report_path)
     return lines
 
 

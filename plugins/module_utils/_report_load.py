@@ -163,12 +163,21 @@ def started_at(result):
     return None
 
 
+def _is_vault(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(VAULT_HEADER)) == VAULT_HEADER
+    except OSError:
+        return False
+
+
 def load_results(folder, since=None, vault_secret=None):
     """(every result in ``folder`` from ``since`` on, sorted by injected_at; the files skipped and why).
 
     Journals (``journal-*.json``) are not results and are passed over. ``problems`` is a list of
     ``{"file": path, "problem": why}``: a broken file does not hide the others. A folder that does not exist,
-    is not a folder or holds no result file at all is a ChaosError."""
+    is not a folder or holds no result file at all is a ChaosError, and so is an encrypted result without the
+    right vault secret."""
     folder = str(folder)
     if not os.path.exists(folder):
         raise ChaosError("the results folder %s does not exist" % folder)
@@ -189,6 +198,10 @@ def load_results(folder, since=None, vault_secret=None):
         try:
             result = load_result(path, secret)
         except ChaosError as exc:
+            if _is_vault(path):
+                # no password, or a wrong one: every encrypted result would be skipped, and a page over the rest
+                # would pass for the whole folder
+                raise
             problems.append({"file": path, "problem": exc.msg})
             continue
         moment = started_at(result)

@@ -32,9 +32,16 @@ description:
     nothing is written.
 options:
   src:
-    description: A result file (C(<experiment_id>.json)), or a folder of them.
+    description:
+      - A result file (C(<experiment_id>.json)), or a folder of them.
+      - One of O(src) and O(result) is required.
     type: path
-    required: true
+  result:
+    description:
+      - An experiment result itself (the lifecycle's C(experiment_result)), written as C(<dest>/<experiment_id>.json)
+        together with its reports, all in one step on the controller (no module run). Needs O(dest).
+      - With O(encrypt), the result file is an Ansible Vault file too; result and reports are then mode 0600.
+    type: dict
   dest:
     description: The folder the reports are written to (made when missing). Default the folder of O(src), or O(src)
       itself when it is a folder.
@@ -105,6 +112,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+result_file:
+  description: With O(result), the path of the result file written (C(<dest>/<experiment_id>.json)).
+  returned: when result is given
+  type: str
 html:
   description: The HTML report written.
   returned: src is a file and html is in formats
@@ -160,7 +171,8 @@ encrypted:
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = dict(
-    src=dict(type="path", required=True),
+    src=dict(type="path"),
+    result=dict(type="dict"),
     dest=dict(type="path"),
     formats=dict(type="list", elements="str", choices=["html", "markdown"], default=["html", "markdown"]),
     vault_password_file=dict(type="path", no_log=False),
@@ -170,8 +182,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
+MUTUALLY_EXCLUSIVE = [("src", "result")]
+REQUIRED_ONE_OF = [("src", "result")]
+REQUIRED_BY = {"result": "dest"}
+
+
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           mutually_exclusive=MUTUALLY_EXCLUSIVE, required_one_of=REQUIRED_ONE_OF,
+                           required_by=REQUIRED_BY)
     module.fail_json(msg="chaos_report runs as an action plugin on the controller; this file only documents it.")
 
 

@@ -178,3 +178,51 @@ def test_an_unsafe_experiment_id_names_no_file(results):
     answer = run_action(src=str(source))
     assert answer["failed"] and "is not a plain file name" in answer["msg"]
     assert load_result(source)["experiment_id"] == "../../etc/x" and listing(results) == [ID + ".json"]
+
+
+def test_a_result_given_as_data_is_written_with_its_reports_in_one_step(tmp_path):
+    out = tmp_path / "out"
+    answer = run_action(result=RESULT, dest=str(out))
+    assert not answer.get("failed"), answer
+    assert listing(out) == [ID + ".html", ID + ".json", ID + ".md"]
+    assert answer["result_file"] == str(out / (ID + ".json")) and answer["html"] == str(out / (ID + ".html"))
+    assert load_result(answer["result_file"]) == json.loads(json.dumps(RESULT))
+    assert oct(os.stat(answer["result_file"]).st_mode & 0o777) == "0o644"
+
+
+def test_an_encrypted_result_and_its_reports_are_vault_files_only_their_owner_reads(tmp_path):
+    password = tmp_path / "pw"
+    password.write_text("s3cret\n")
+    out = tmp_path / "out"
+    answer = run_action(result=RESULT, dest=str(out), encrypt=True, vault_password_file=str(password))
+    assert not answer.get("failed"), answer
+    for name in listing(out):
+        raw = (out / name).read_bytes()
+        assert raw.startswith(b"$ANSIBLE_VAULT;") and ID.encode() not in raw, name
+        assert oct(os.stat(out / name).st_mode & 0o777) == "0o600", name
+    assert answer["result_file"] in answer["files"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({"result": {"verdict": "PASS"}}, "the result is not an experiment result"),
+    ({"result": RESULT, "src": "/x"}, "mutually exclusive"),
+    ({"result": RESULT, "dest": None}, "missing parameter(s) required by 'result': dest"),
+])
+def test_a_bad_result_writes_nothing(tmp_path, args, expected):
+    out = tmp_path / "out"
+    args = dict({"dest": str(out)}, **args)
+    if args["dest"] is None:
+        del args["dest"]
+    answer = run_action(**args)
+    assert answer.get("failed") and expected in answer["msg"] and "Nothing was written" in answer["msg"], answer
+    assert not out.exists()
+
+
+def test_a_report_that_cannot_be_drawn_never_costs_the_result(tmp_path, monkeypatch):
+    def broken(result):
+        raise KeyError("lanes")
+
+    monkeypatch.setitem(chaos_report.RENDERERS, "html", (".html", broken))
+    answer = run_action(result=RESULT, dest=str(tmp_path))
+    assert not answer.get("failed") and "could not be rendered" in answer["warnings"][0], answer
+    assert listing(tmp_path) == [ID + ".json"] and "html" not in answer

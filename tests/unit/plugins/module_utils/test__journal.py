@@ -167,10 +167,10 @@ def run_of_an_experiment():
             "metrics": {"problems": ["http://u:pa55word@127.0.0.1:9 refused"]}}
     task("u3", "Report - note in the result what the metrics sinks received", "ansible.builtin.set_fact", role, "ok",
          {"ansible_facts": {"experiment_result": last}}, T0 + 3, 0.01)
-    task("u4", "Report - write the JSON result", "ansible.builtin.copy", role, "ok",
-         {"changed": True, "dest": "/r/one/redis-crash-1.json"}, T0 + 4, 0.2)
-    task("u5", "Report - write the JSON result", "ansible.builtin.copy", role, "ok",
-         {"changed": True, "dest": "/r/two/x.json"}, T0 + 5, 0.2)
+    task("u4", "Report - write the JSON result", "sutazai.chaos.chaos_report", role, "ok",
+         {"changed": True, "result_file": "/r/one/redis-crash-1.json"}, T0 + 4, 0.2)
+    task("u5", "Report - write the JSON result", "sutazai.chaos.chaos_report", role, "ok",
+         {"changed": True, "result_file": "/r/two/x.json"}, T0 + 5, 0.2)
     task("u6", "Inject", "sutazai.chaos.container_chaos", role, "failed", {"msg": "boom"}, T0 + 6, 1.0,
          ignored=True)
     task("u7", "Secret", "sutazai.chaos.health_probe", role, "ok", {"password": "hunter2"}, T0 + 7, 0.3,

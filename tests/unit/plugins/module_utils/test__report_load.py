@@ -133,8 +133,11 @@ def test_encrypted_results_need_the_vault_password(tmp_path):
         load_result(path, "wrong")
     results, problems = load_results(tmp_path, vault_secret=secret)
     assert results == [data] and problems == []
-    results, problems = load_results(tmp_path)
-    assert results == [] and "give the vault password file" in problems[0]["problem"]
+    # a folder with encrypted results is refused whole without the right secret (never a page over the rest)
+    with pytest.raises(ChaosError, match="give the vault password file"):
+        load_results(tmp_path)
+    with pytest.raises(ChaosError, match="could not be decrypted"):
+        load_results(tmp_path, vault_secret="wrong")
 
 
 def test_an_empty_vault_password_file_is_refused(tmp_path):
