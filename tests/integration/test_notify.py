@@ -139,6 +139,7 @@ def test_webhooks_hear_start_and_end_and_bad_ones_cost_one_timeout(recorder, sta
     assert ended["body"]["text"].startswith("Chaos experiment %s on localhost ended: PASS"
                                             % ended["body"]["experiment"])
     assert "Report: %s.html" % stem in ended["body"]["text"]
+    assert os.path.isfile(stem + ".html"), "the report the message links was not written"
     # the credentials reached the webhook (Basic from the URL, the token header, the query) ...
     assert ended["headers"]["Authorization"] == "Bearer %s" % SECRETS[2]
     assert ended["path"] == "/ok?token=%s" % SECRETS[1]
