@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.sutazai.chaos.plugins.plugin_utils._action import validated_args
 from ansible_collections.sutazai.chaos.plugins.action.chaos_experiment import (
     FAULT_SPECS,
     SHIPPED,
@@ -150,10 +150,9 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg="%s must be a mapping of %s, got %r. %s"
                               % (key, ", ".join(sorted(spec["options"])), value, NOTHING))
                 return result
-        try:
-            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            result.update(failed=True, msg="%s. %s" % (exc.message.rstrip("."), NOTHING))
+        args, failed = validated_args(self, ARGUMENT_SPEC, NOTHING)
+        if failed:
+            result.update(failed)
             return result
         try:
             result.update(without_secrets(decide(args)))

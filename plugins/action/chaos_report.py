@@ -12,8 +12,8 @@ import os
 import re
 import tempfile
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.sutazai.chaos.plugins.plugin_utils._action import validated_args
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._redact import redact_text
 from ansible_collections.sutazai.chaos.plugins.module_utils._report_experiment import render_html, render_markdown
@@ -212,13 +212,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        try:
-            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
-                                                      mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                                                      required_one_of=REQUIRED_ONE_OF,
-                                                      required_by=REQUIRED_BY)
-        except AnsibleActionFail as exc:
-            result.update(failed=True, msg="%s. %s" % (exc.message.rstrip("."), NOTHING))
+        args, failed = validated_args(self, ARGUMENT_SPEC, NOTHING, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                                      required_one_of=REQUIRED_ONE_OF, required_by=REQUIRED_BY)
+        if failed:
+            result.update(failed)
             return result
         try:
             result.update(make_reports(args, check_mode=bool(self._task.check_mode)))

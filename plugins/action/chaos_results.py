@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.sutazai.chaos.plugins.plugin_utils._action import validated_args
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._report_retention import (
     NOTHING_REMOVED,
@@ -48,10 +48,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        try:
-            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            result.update(failed=True, msg="%s. %s" % (exc.message.rstrip("."), NOTHING_REMOVED))
+        args, failed = validated_args(self, ARGUMENT_SPEC, NOTHING_REMOVED)
+        if failed:
+            result.update(failed)
             return result
         try:
             result.update(retention(args, check_mode=bool(self._task.check_mode)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from unittest import mock
 
 import pytest
 
@@ -22,6 +21,8 @@ from ansible_collections.sutazai.chaos.plugins.action.chaos_experiment import (
     resolve,
     shown,
 )
+
+import action_runner  # noqa: E402,I001 (tests/unit/plugins/action/action_runner.py)
 
 PAUSE = """---
 name: backend-pause
@@ -238,11 +239,7 @@ def test_shown_a_relative_path(tmp_path, monkeypatch):
 # --- run, with a stand-in task ----------------------------------------------------------------------------------
 
 def run_action(**args):
-    task = mock.MagicMock(args=args, async_val=0, check_mode=False, action="sutazai.chaos.chaos_experiment")
-    connection = mock.MagicMock()
-    connection._shell.tmpdir = "/tmp/unused"
-    action = ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    return action.run(task_vars={})
+    return action_runner.run_action(ActionModule, "chaos_experiment", **args)
 
 
 INVENTORY = {"dependency_map": {"backend": [], "redis": []}, "health_checks": {}, "protected_services": []}

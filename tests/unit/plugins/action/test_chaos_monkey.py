@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-from unittest import mock
 
 import pytest
 
@@ -18,6 +17,8 @@ from ansible_collections.sutazai.chaos.plugins.action.chaos_monkey import (
     plan_table,
     summary,
 )
+
+import action_runner  # noqa: E402,I001 (tests/unit/plugins/action/action_runner.py)
 
 PAUSE = """---
 name: backend-pause
@@ -58,11 +59,7 @@ def catalogue(tmp_path):
 
 
 def run_action(**args):
-    task = mock.MagicMock(args=args, async_val=0, check_mode=False, action="sutazai.chaos.chaos_monkey")
-    connection = mock.MagicMock()
-    connection._shell.tmpdir = "/tmp/unused"
-    action = ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    return action.run(task_vars={})
+    return action_runner.run_action(ActionModule, "chaos_monkey", **args)
 
 
 def config(**changes):

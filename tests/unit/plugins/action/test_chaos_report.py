@@ -16,6 +16,8 @@ import pytest
 
 from ansible_collections.sutazai.chaos.plugins.action import chaos_report
 from ansible_collections.sutazai.chaos.plugins.action.chaos_report import ActionModule
+
+import action_runner  # noqa: E402,I001 (tests/unit/plugins/action/action_runner.py)
 from ansible_collections.sutazai.chaos.plugins.module_utils._report_load import encrypt, load_result
 
 
@@ -33,11 +35,7 @@ ID = RESULT["experiment_id"]
 
 
 def run_action(check_mode=False, **args):
-    task = mock.MagicMock(args=args, async_val=0, check_mode=check_mode, action="sutazai.chaos.chaos_report")
-    connection = mock.MagicMock()
-    connection._shell.tmpdir = "/tmp/unused"
-    action = ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    return action.run(task_vars={})
+    return action_runner.run_action(ActionModule, "chaos_report", check_mode=check_mode, **args)
 
 
 def listing(folder):

@@ -10,11 +10,12 @@ import json
 import os
 import sys
 import tarfile
-from unittest import mock
 
 import pytest
 
 from ansible_collections.sutazai.chaos.plugins.action.chaos_results import ActionModule
+
+import action_runner  # noqa: E402,I001 (tests/unit/plugins/action/action_runner.py)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
 from trend_results import NOW, experiment_id, write_results  # noqa: E402,I001 pylint: disable=wrong-import-position
@@ -23,11 +24,7 @@ OLD = sorted(experiment_id(i) + ".json" for i in range(7))   # before 2026-11-17
 
 
 def run_action(check_mode=False, **args):
-    task = mock.MagicMock(args=args, async_val=0, check_mode=check_mode, action="sutazai.chaos.chaos_results")
-    connection = mock.MagicMock()
-    connection._shell.tmpdir = "/tmp/unused"
-    action = ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    return action.run(task_vars={})
+    return action_runner.run_action(ActionModule, "chaos_results", check_mode=check_mode, **args)
 
 
 @pytest.fixture
