@@ -10,10 +10,13 @@ scripts/stack.sh up
 report_dir=$(mktemp -d)
 trap 'rm -rf "$report_dir"' EXIT
 .venv/bin/ansible-playbook playbooks/demo.yml -e "container_chaos_report_dir=$report_dir"
-result=$(ls "$report_dir"/*.json)
+# the result beside its run journal (journal-*.json) and its reports (.html, .md)
+result=$(find "$report_dir" -maxdepth 1 -name '*.json' ! -name 'journal-*')
 .venv/bin/python - "$result" <<'PY'
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
+report = sys.argv[1][:-len(".json")] + ".html"
+assert os.path.isfile(report) and "fault-band" in open(report).read(), "no HTML report beside the result"
 hit = [h["compose_service"] for h in r["hit"]]
 assert hit == ["redis"], "demo hit %s, expected redis" % hit
 assert r["hit"][0]["state_before"] == "running", r["hit"][0]
