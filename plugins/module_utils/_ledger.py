@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ledger of active faults on a target host, and the reaper that expires them.
 
-This file, ``_undo.py``, ``_trust.py`` and ``_audit.py`` use the Python standard
+This file, ``_undo.py``, ``_undo_app.py``, ``_trust.py`` and ``_audit.py`` use the Python standard
 library only, on purpose: they are also the reaper's program. ``ensure_reaper``
 copies them to the state directory (``lib/sutazai_chaos_reaper/``, folders 0700,
 files 0600), checks them again (owner, mode, SHA-256) and starts the reaper from
@@ -410,9 +410,10 @@ def _source_of(module):
 
 
 def _program_sources():
-    from . import _audit, _trust, _undo
+    from . import _audit, _trust, _undo, _undo_app
 
     return (("__init__.py", ""), ("_ledger.py", _source_of(sys.modules[__name__])), ("_undo.py", _source_of(_undo)),
+            ("_undo_app.py", _source_of(_undo_app)),
             ("_trust.py", _source_of(_trust)), ("_audit.py", _source_of(_audit)))
 
 

@@ -18,6 +18,10 @@ FAULT_RESULT_KEYS = {
     "container_chaos": "containers",
     "network_chaos": "faults",
     "resource_stress": "stress",
+    "process_chaos": "processes",
+    "http_chaos": "faults",
+    "dns_chaos": "faults",
+    "custom_fault": "faults",
 }
 
 VERDICTS = ("PASS", "FAIL", "ABORTED", "ERROR")

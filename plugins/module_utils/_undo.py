@@ -12,12 +12,14 @@ Standard library only: this file is part of the reaper program (see
 * ``signal``       signal the processes we started (stress-ng), found by an environment marker
 * ``remove_file``  delete a file we created (disk fill), also inside a container's filesystem
 * ``write_file``   write a value back (cgroup throttles)
+* ``resume_process``, ``custom``  application faults: see ``_undo_app.py``
 
 The set is closed, and each step is checked (``validate_undo``) before any step of its entry runs: the
 ledger is data a person (or a program) with access to the state folder could edit, and the reaper runs as
 root. What passes is exactly what this collection writes: an Engine call ``POST /containers/<id>/unpause``
 or ``/start``; ``tc qdisc del dev <device> root [handle H]``, ``iptables``/``ip6tables`` deleting our own
-``SZC-`` chains and the jumps to them, ``nft delete|flush table|chain ...``, alone or under ``nsenter
+``SZC-`` chains and the jumps to them (also from the nat table's PREROUTING/POSTROUTING, for the traffic our
+proxies take over), ``nft delete|flush table|chain ...``, alone or under ``nsenter
 --net=/proc/<pid>/ns/net --``, each program run by its absolute path from ``PROGRAM_DIRS``; signals only to
 processes carrying the entry's marker (``SUTAZAI_CHAOS_MARK=<hex>``) in their environment and started after
 the entry was recorded; removal only of our disk-fill files (``sutazai-chaos-fill-*.bin``) or of files in
@@ -69,7 +71,7 @@ _NFT_WORD = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"
 SHAPES = {
     "tc": re.compile(r"qdisc (del|delete) dev %s (root|ingress|clsact)( handle [0-9a-fA-F]{1,4}:[0-9a-fA-F]{0,4})?"
                      % _DEVICE),
-    "iptables": re.compile(r"(-w( \d{1,3})? )?(-t (filter|mangle|raw|nat) )?((-F|-X) %s|-D (INPUT|OUTPUT|FORWARD)"
+    "iptables": re.compile(r"(-w( \d{1,3})? )?(-t (filter|mangle|raw|nat) )?((-F|-X) %s|-D (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING)"
                            r"( (-i|-o) %s)? -j %s)" % (_CHAIN, _DEVICE, _CHAIN)),
     "nft": re.compile(r"(delete|flush|destroy) (table|chain) (ip|ip6|inet|arp|bridge|netdev) %s( %s)?"
                       % (_NFT_WORD, _NFT_WORD)),
@@ -319,9 +321,13 @@ def execute_undo(entry, run_argv=None, state_dir=None):
     ``state_dir`` is the ledger's folder (a file there may be removed by an undo).
     """
     validate_undo(entry, state_dir)
+    from . import _undo_app  # it imports this file: loaded on first use
+
     handlers = {"docker_api": _undo_docker_api, "remove_file": _undo_remove_file, "write_file": _undo_write_file,
                 "signal": lambda step: _undo_signal(step, entry.get("created")),
                 "argv": lambda step: _undo_argv(step, run_argv)}
+    handlers.update({kind: (lambda step, handler=handler: handler(step, run_argv))
+                     for kind, handler in _undo_app.HANDLERS.items()})
     outcomes = []
     for step in entry.get("undo", []):
         try:
@@ -359,8 +365,11 @@ def validate_step(step, state_dir=None, entry=None):
     """Raise UndoRefused unless ``step`` has one of the shapes this collection writes (see the module doc)."""
     _require(isinstance(step, dict), "a step is not a mapping")
     kind = step.get("type")
+    from . import _undo_app
+
     checks = {"docker_api": _check_docker_api, "argv": _check_argv, "signal": _check_signal,
               "remove_file": _check_remove_file, "write_file": _check_write_file}
+    checks.update(_undo_app.CHECKS)
     _require(kind in checks, "unknown undo step type %r (known: %s)" % (kind, ", ".join(sorted(checks))))
     checks[kind](step, state_dir, entry or {})
 

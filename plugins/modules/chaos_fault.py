@@ -22,7 +22,7 @@ options:
     description: The fault module, without the collection prefix.
     type: str
     required: true
-    choices: [container_chaos, network_chaos, resource_stress]
+    choices: [container_chaos, network_chaos, resource_stress, process_chaos, http_chaos, dns_chaos, custom_fault]
   args:
     description: The options of O(module).
     type: dict
@@ -80,7 +80,8 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(module=dict(type="str", required=True,
                                                           choices=["container_chaos", "network_chaos",
-                                                                   "resource_stress"]),
+                                                                   "resource_stress", "process_chaos", "http_chaos",
+                                                                   "dns_chaos", "custom_fault"]),
                                               args=dict(type="dict", default={})),
                            supports_check_mode=True)
     module.fail_json(msg="chaos_fault runs as an action plugin on the controller; this file only documents it.")

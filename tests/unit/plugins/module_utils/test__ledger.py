@@ -586,7 +586,7 @@ def test_the_real_reaper_refuses_a_hand_edited_touch(reaper_state, tmp_path):
 def test_program_files_are_written_private_and_checked_before_a_start(tmp_path):
     state = str(tmp_path / "state")
     lib, digests = _ledger.install_program(state)
-    assert sorted(digests) == ["__init__.py", "_audit.py", "_ledger.py", "_trust.py", "_undo.py"]
+    assert sorted(digests) == ["__init__.py", "_audit.py", "_ledger.py", "_trust.py", "_undo.py", "_undo_app.py"]
     _ledger.verify_program(state, digests)
     undo = os.path.join(lib, "sutazai_chaos_reaper", "_undo.py")
     with open(undo, "a") as handle:
