@@ -417,15 +417,18 @@ def _program_sources():
             ("_trust.py", _source_of(_trust)), ("_audit.py", _source_of(_audit)))
 
 
-def install_program(state_dir):
+def install_program(state_dir, extra_modules=()):
     """Copy the reaper's modules to ``<state_dir>/lib/sutazai_chaos_reaper/``; returns (lib folder, digests).
 
     The detached processes run from there: the module's own files are deleted when its task ends. Folders
     are 0700 and files 0600; ``digests`` (file -> SHA-256 of what was written) is for ``verify_program``.
+    ``extra_modules`` are more of our standard-library-only modules a detached process needs (a sidecar's).
     """
     check_state_dir(state_dir, create=True)
     lib = os.path.join(state_dir, "lib")
-    files = [(name, source.encode("utf-8")) for name, source in _program_sources()]
+    sources = list(_program_sources())
+    sources += [(module.__name__.rsplit(".", 1)[-1] + ".py", _source_of(module)) for module in extra_modules]
+    files = [(name, source.encode("utf-8")) for name, source in sources]
     return lib, install_files(lib, PROGRAM_PACKAGE, files)
 
 
@@ -443,17 +446,18 @@ def _reaper_run_argv(argv):
     return result.returncode, result.stdout, result.stderr
 
 
-def spawn_detached(state_dir, program_args, log_name, python=None, extra_env=None):
+def spawn_detached(state_dir, program_args, log_name, python=None, extra_env=None, extra_modules=()):
     """Start ``python -m sutazai_chaos_reaper._ledger <program_args>`` detached; returns its PID.
 
     This is the one place in the collection that starts a process meant to outlive
-    the module (the reaper, and stress-ng through ``--exec-in-cgroups``): it gets a new
+    the module (the reaper, stress-ng through ``--exec-in-cgroups``, the sidecars of
+    application faults, which ship as ``extra_modules``): it gets a new
     session (so it is its own process group) and standard streams on /dev/null and a
     log file, since a child that kept the module's stdout would make Ansible wait for it.
     """
     import subprocess
 
-    lib, digests = install_program(state_dir)
+    lib, digests = install_program(state_dir, extra_modules)
     env = dict(os.environ, PYTHONPATH=lib, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
     log_path = os.path.join(state_dir, log_name)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)

@@ -61,7 +61,8 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 THROTTLE_FILES = ("blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
                   "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device", "io.max")
 # Bookkeeping of the state folder itself (ledger, journal, reaper, its program): never removed by an undo.
-RESERVED_STATE_PREFIXES = ("ledger.", "audit.", "reaper.", "lib", "emergency-stop", "metrics", "stress.")
+RESERVED_STATE_PREFIXES = ("ledger.", "audit.", "reaper.", "lib", "emergency-stop", "metrics", "stress.",
+                           "sidecar.")
 START_SLACK_SECONDS = 2.0  # the boot time in /proc/stat has whole seconds
 
 _CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
