@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from ._dependency import SCENARIOS
 from ._safe_mode import violations
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -24,7 +25,7 @@ KINDS = {
     "dependency": None,
     "resilience": None,
 }
-DEPENDENCY_SCENARIOS = ("database_down", "api_timeout", "service_unavailable", "slow_dependency")
+DEPENDENCY_SCENARIOS = SCENARIOS
 RESILIENCE_TYPES = ("quick", "comprehensive")
 # module options an experiment file may not set in its fault (the runner sets them)
 PLUMBING = ("state", "targets", "exclude", "protected", "select", "max_targets", "allow_empty", "experiment_id",
@@ -57,7 +58,11 @@ TOP = {
 }
 COMPOSITE_FAULTS = {
     "dependency": {"scenario": {"type": "str", "required": True, "choices": list(DEPENDENCY_SCENARIOS)},
-                   "override_protection": {"type": "bool"}},
+                   "override_protection": {"type": "bool"}, "dependency": {"type": "str"},
+                   "port": {"type": "int", "min": 1, "max": 65535},
+                   "error_percent": {"type": "float", "min": 0.1, "max": 100},
+                   "status": {"type": "int", "min": 100, "max": 599}, "delay_ms": {"type": "int", "min": 1,
+                                                                                  "max": 600000}},
     "resilience": {"test_type": {"type": "str", "required": True, "choices": list(RESILIENCE_TYPES)}},
 }
 # Ranges the modules' specs do not carry, by option name wherever it appears in a fault.

@@ -142,8 +142,9 @@ CASES = [
                  ["targets.select.mode: 'cout' is not one of all, one, count, percent (did you mean count?)"],
                  id="select-mode"),
     pytest.param(changed("dependency", ("fault.scenario", "api_timout")),
-                 ["fault.scenario: 'api_timout' is not one of database_down, api_timeout, service_unavailable, "
-                  "slow_dependency (did you mean api_timeout?)"], id="scenario-suggestion"),
+                 ["fault.scenario: 'api_timout' is not one of database_down, service_down, unavailable, "
+                  "service_unavailable, api_timeout, api_errors, slow_dependency, dns_failure (did you mean "
+                  "api_timeout?)"], id="scenario-suggestion"),
     # unknown kind, with the nearest kind
     pytest.param(changed("loss", ("kind", "netwrok")),
                  ["kind: 'netwrok' is not one of container, network, resource, dependency, resilience "
