@@ -151,7 +151,8 @@ class ProcessChaos:
         candidates = self._candidates(containers, matches, held, report)
         report["processes_matched"] = len(candidates) + len(report["pid1_skipped"]) + len(report["already_stopped"])
         chosen = pick(candidates, self.params["select"] or {})
-        if not chosen and containers and report["pid1_skipped"] and not report["already_stopped"] and not candidates:
+        if not candidates and report["pid1_skipped"] and not report["already_stopped"] and \
+                not self.params["allow_empty"]:
             raise ChaosError("only the main process (PID 1 of the container) matched: %s. Killing or stopping it is "
                              "container_chaos's job (the restart policy applies); set allow_pid1=true to hit it here "
                              "anyway. %s" % ("; ".join(report["pid1_skipped"]), NOTHING_CHANGED))

@@ -87,7 +87,7 @@ options:
   allow_pid1:
     description:
       - Also hit the container's main process (PID 1 inside the container). By default it is skipped, and when it
-        is the only match the module fails and changes nothing.
+        is the only match the module fails and changes nothing (unless O(allow_empty=true)).
     type: bool
     default: false
 notes:

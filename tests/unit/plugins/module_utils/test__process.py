@@ -89,6 +89,8 @@ def test_the_main_process_is_refused_unless_allowed(engine, host, tmp_path):
         ProcessChaos(engine, params(tmp_path, process={"name": "sh"})).present()
     assert "container_chaos" in info.value.msg and "allow_pid1" in info.value.msg
     assert NOTHING_CHANGED in info.value.msg and host.signals == []
+    results, report = ProcessChaos(engine, params(tmp_path, process={"name": "sh"}, allow_empty=True)).present()
+    assert results == [] and report["pid1_skipped"] == ["shop-web-1: 1000 sh"] and host.signals == []
     results, _report = ProcessChaos(engine, params(tmp_path, process={"name": "sh"}, allow_pid1=True)).present()
     assert [(r["pid"], r["ns_pid"], r["main_process"]) for r in results] == [(1000, 1, True)]
     assert host.signals == [(engine.get("shop-web-1").id, 1000, signal.SIGKILL)]
