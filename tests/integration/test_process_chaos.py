@@ -133,13 +133,15 @@ def test_stop_is_resumed_by_the_reaper_at_the_deadline(supervised, state_dir, re
     box = supervised("expire")
     pid = worker(box, SUPERVISED)
     stop, again = run_modules([
-        {"module": "process_chaos", "args": args(state_dir, box, action="stop", duration=2,
-                                                 process={"pattern": SUPERVISED})},
+        {"module": "process_chaos", "diff": True, "args": args(state_dir, box, action="stop", duration=2,
+                                                               process={"pattern": SUPERVISED})},
         {"module": "process_chaos", "args": args(state_dir, box, action="stop", duration=2,
                                                  process={"pattern": SUPERVISED})},
     ], state_dir)
     [hit] = stop["processes"]
     assert hit["pid"] == pid and hit["state_after"] == "stopped" and hit["signal"] == "SIGSTOP", stop
+    key = "%s/%d" % (box.name, pid)
+    assert stop["diff"] == {"before": {key: "sleeping"}, "after": {key: "stopped"}}
     assert again["changed"] is False and again["processes"][0]["note"] == "already stopped by this collection"
     deadline = hit["deadline"]
     if time.time() < deadline - 0.2:
