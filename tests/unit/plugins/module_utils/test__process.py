@@ -208,3 +208,11 @@ def test_compile_matcher_uses_the_program_file_name_for_long_names():
     matches = compile_matcher({"name": "very-long-program-name"})
     assert matches(_proc(5, "very-long-progr", ["/opt/bin/very-long-program-name", "-x"], 5))
     assert not matches(_proc(5, "other", ["/opt/bin/other"], 5))
+
+
+def test_the_lifecycle_reads_the_hits_of_a_process_fault(engine, host, tmp_path):
+    from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import fault_hits
+    results, _report = ProcessChaos(engine, params(tmp_path, action="stop", duration=30.0)).present()
+    [hit] = fault_hits("process_chaos", {"processes": results})
+    assert (hit["target"], hit["service"], hit["pid"], hit["changed"]) == ("shop-web-1", "web", 1001, True)
+    assert hit["deadline"] == results[0]["deadline"] and hit["injected_at"] == results[0]["injected_at"]
