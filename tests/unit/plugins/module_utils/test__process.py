@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.sutazai.chaos.plugins.module_utils import _fault, _process, _undo_app
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import NOTHING_CHANGED, ChaosError
+from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import fault_hits
 from ansible_collections.sutazai.chaos.plugins.module_utils._process import (ProcessChaos, compile_matcher,
                                                                              resolve_signal)
 
@@ -211,7 +212,6 @@ def test_compile_matcher_uses_the_program_file_name_for_long_names():
 
 
 def test_the_lifecycle_reads_the_hits_of_a_process_fault(engine, host, tmp_path):
-    from ansible_collections.sutazai.chaos.plugins.module_utils._lifecycle import fault_hits
     results, _report = ProcessChaos(engine, params(tmp_path, action="stop", duration=30.0)).present()
     [hit] = fault_hits("process_chaos", {"processes": results})
     assert (hit["target"], hit["service"], hit["pid"], hit["changed"]) == ("shop-web-1", "web", 1001, True)
