@@ -22,6 +22,7 @@ KINDS = {
     "container": "container_chaos",
     "network": "network_chaos",
     "resource": "resource_stress",
+    "process": "process_chaos",
     "dependency": None,
     "resilience": None,
 }
@@ -133,9 +134,10 @@ def _check_value(value, option, where, key, problems):
 
 
 def is_timed(kind, fault):
-    """A fault that lasts a duration and ends by itself; a container kill or restart is a crash."""
-    return KINDS.get(kind) is not None and not (kind == "container" and (fault or {}).get("action", "kill")
-                                                in ("kill", "restart"))
+    """A fault that lasts a duration and ends by itself; a kill or restart (of a container or a process) is a
+    crash."""
+    return KINDS.get(kind) is not None and not (kind in ("container", "process") and (fault or {}).get(
+        "action", "kill") in ("kill", "restart"))
 
 
 def fault_spec(module_spec):
@@ -188,10 +190,11 @@ def validate(data, file_stem, fault_specs, inventory=None, safe_mode=False, safe
     if kind == "resilience" and "targets" in data:
         problems.append("targets: a resilience test hits every unprotected service in turn; remove targets")
     timed = is_timed(kind, fault)
+    has_action = kind in ("container", "process")
     if (timed or kind == "dependency") and data.get("duration") is None:
         problems.append("duration: missing (seconds the fault lasts; required for kind %s%s)"
-                        % (kind, " with action %s" % (fault or {}).get("action") if kind == "container" else ""))
-    if kind == "container" and not timed and data.get("duration") is not None:
+                        % (kind, " with action %s" % (fault or {}).get("action") if has_action else ""))
+    if has_action and not timed and data.get("duration") is not None:
         problems.append("duration: a %s is a crash (the restart policy is its recovery): remove duration"
                         % (fault or {}).get("action", "kill"))
     if inventory is not None:
@@ -235,7 +238,7 @@ def run_spec(data, path):
     if module is not None:
         timed = is_timed(kind, fault)
         args = dict(fault, duration=data["duration"]) if timed else dict(fault)
-        if kind == "container":
+        if kind in ("container", "process"):
             args.setdefault("action", "kill")
         spec["lifecycle_fault"] = {"kind": kind, "module": module, "timed": timed, "args": args}
         if kind in ("network", "resource"):

@@ -20,13 +20,10 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._catalogue import (
     safe_mode_broken,
     validate,
 )
-from ansible_collections.sutazai.chaos.plugins.modules.container_chaos import OWN_SPEC as CONTAINER_SPEC
-from ansible_collections.sutazai.chaos.plugins.modules.network_chaos import OWN_SPEC as NETWORK_SPEC
-from ansible_collections.sutazai.chaos.plugins.modules.resource_stress import OWN_SPEC as STRESS_SPEC
+from ansible_collections.sutazai.chaos.plugins.action.chaos_experiment import FAULT_SPECS
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SHIPPED = sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.yml")))
-FAULT_SPECS = {"container_chaos": CONTAINER_SPEC, "network_chaos": NETWORK_SPEC, "resource_stress": STRESS_SPEC}
 
 
 def _local_inventory():
@@ -147,7 +144,7 @@ CASES = [
                   "api_timeout?)"], id="scenario-suggestion"),
     # unknown kind, with the nearest kind
     pytest.param(changed("loss", ("kind", "netwrok")),
-                 ["kind: 'netwrok' is not one of container, network, resource, dependency, resilience "
+                 ["kind: 'netwrok' is not one of container, network, resource, process, dependency, resilience "
                   "(did you mean network?)"], id="kind-suggestion"),
     # required keys
     pytest.param(changed("pause", ("description", DELETE)), ["description: missing (required)"], id="no-description"),
@@ -376,7 +373,7 @@ def test_fault_spec_drops_the_runners_options(module):
 
 
 def test_container_fault_spec():
-    assert sorted(fault_spec(CONTAINER_SPEC)) == ["action", "kill_mode", "signal", "stop_timeout"]
+    assert sorted(fault_spec(FAULT_SPECS["container_chaos"])) == ["action", "kill_mode", "signal", "stop_timeout"]
 
 
 # --- run_spec ---------------------------------------------------------------------------------------------------
