@@ -30,6 +30,7 @@ SERVER = r"""
 import http.server, sys
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are two writes: Nagle + delayed ACK would add 40 ms
     def answer(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = ("%s %s" % (self.command, self.path)).encode()
@@ -243,7 +244,7 @@ def test_reset_and_expiry_after_the_controller_is_killed(pair, state_dir, tmp_pa
         assert time.time() < entry["deadline"]
         seen = call(client, server, [["GET", "/api/x"], ["GET", "/web"], ["GET", "/api/y"]])
         assert [r[0] for r in seen["results"]] == ["ConnectionResetError", 200, "ConnectionResetError"], seen
-        assert seen["opened"] == 3
+        assert seen["opened"] == 2, "the reset connection is replaced, the 200 keeps the new one open"
         done, _waited = wait_for(lambda: ledger_entries(state_dir)[0]["state"] != "active",
                                  timeout=entry["deadline"] + 5 - time.time(), interval=0.1)
         final = ledger_entries(state_dir)[0]
