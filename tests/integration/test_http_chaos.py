@@ -175,7 +175,7 @@ def test_share_of_503_matches_the_seeded_draw_and_unmatched_requests_pass(pair, 
     statuses = [r[0] for r in by_kind["match"]]
     aborted = statuses.count(503)
     draw = random.Random(20261201)
-    predicted = sum(draw.random() * 100 < 30 for _ in range(count))
+    predicted = sum(draw.random() * 100 < 30 for _request in range(count))
     sd3 = 3 * (count * 0.3 * 0.7) ** 0.5
     record_property("http_503_share", round(aborted / count, 4))
     print("\n503 share: %d/%d = %.3f (seeded prediction %d, expected 72 +- %.1f at 3 sd)"
@@ -212,9 +212,9 @@ def test_delay_per_request_and_the_cost_for_unmatched_traffic(pair, state_dir, r
                         ("http_unmatched_p95_ms", fast[1]), ("http_direct_median_ms", base_fast[0]),
                         ("http_direct_p95_ms", base_fast[1])):
         record_property(name, round(value, 3))
+    figures = (slow[0], base_slow[0], added, fast[0], fast[1], base_fast[0], base_fast[1])
     print("\ndelay 150 ms: matched median %.2f ms (direct %.2f) -> added %.2f ms; unmatched through the proxy "
-          "median %.2f / p95 %.2f ms vs direct %.2f / %.2f ms" % (slow[0], base_slow[0], added, fast[0], fast[1],
-                                                                 base_fast[0], base_fast[1]))
+          "median %.2f / p95 %.2f ms vs direct %.2f / %.2f ms" % figures)
     assert len(times(during, "/slow")) == 200 and len(times(during, "/fast")) == 200
     assert min(times(during, "/slow")) >= 150, "a delayed request came back in under 150 ms"
     assert 150 <= added < 250, added

@@ -47,8 +47,9 @@ def test_a_valid_spec_normalises_methods_and_names_its_action():
                                         "headers": None}))
     assert spec["match"] == {"methods": ["GET", "POST"], "path_prefix": "/api"}
     assert spec["action"] == {"status": 503} and _http.action_name(spec["action"]) == "abort_status"
-    assert _http.proxy_config(spec, 21000) == {"listen_port": 21000, "pass_mark": PASS_MARK, "percent": 30.0,
-                                                "seed": 4, "match": spec["match"], "action": {"status": 503}}
+    expected = {"listen_port": 21000, "pass_mark": PASS_MARK, "percent": 30.0, "seed": 4, "match": spec["match"],
+                "action": {"status": 503}}
+    assert _http.proxy_config(spec, 21000) == expected
 
 
 def test_inbound_steers_from_prerouting_and_outbound_per_destination():

@@ -87,7 +87,7 @@ def test_matching_needs_every_condition():
 def test_the_seeded_draw_is_the_documented_sequence_and_only_matching_requests_draw():
     rules = proxy_mod.Rules({"match": {"path_prefix": "/f"}, "percent": 30, "seed": 7})
     expected_rng = random.Random(7)
-    expected = [expected_rng.random() * 100 < 30 for _ in range(200)]
+    expected = [expected_rng.random() * 100 < 30 for _request in range(200)]
     got = []
     for index in range(400):
         path = "/f" if index % 2 else "/other"
@@ -136,7 +136,7 @@ def start_proxy(monkeypatch, destination, **config):
     proxy = proxy_mod.Proxy(dict(config, listen_port=port, pass_mark=0))
     monkeypatch.setattr(proxy_mod, "SO_MARK", socket.SO_KEEPALIVE)  # setting a mark needs CAP_NET_ADMIN
     threading.Thread(target=proxy.serve, daemon=True).start()
-    for _ in range(100):
+    for _attempt in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
