@@ -26,7 +26,9 @@ description:
     protocol on the port are forwarded byte for byte and never faulted; so is a connection after
     C(101 Switching Protocols) (WebSocket, h2c). Only IPv4 traffic is steered.
   - Each fault is a ledger entry with a deadline, recorded before the proxy starts; the reaper removes the rules
-    first, then ends the proxy, when O(duration) passes, even when the controller is gone.
+    first, then ends the proxy, when O(duration) passes, even when the controller is gone. New connections then
+    go directly to the server; keep-alive connections still open through the proxy are closed when it ends, and
+    clients reconnect directly.
 author:
   - sutazai.chaos maintainers (!UNKNOWN)
 extends_documentation_fragment:

@@ -194,3 +194,26 @@ def test_non_http_bytes_are_spliced_untouched(monkeypatch):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(b"\x16\x03\x01hello")
         assert conn.recv(100) == b"olleh\x01\x03\x16"
+
+
+def raw_exchange(port, data):
+    """Send raw bytes, read until the proxy closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        received = b""
+        while True:
+            piece = conn.recv(65536)
+            if not piece:
+                return received
+            received += piece
+
+
+def test_http_1_0_head_and_connection_close_end_the_connection(monkeypatch, upstream):
+    port = start_proxy(monkeypatch, upstream, match={"path_prefix": "/never"}, action={"status": 503})
+    old = raw_exchange(port, b"GET /old HTTP/1.0\r\n\r\n")
+    assert old.startswith(b"HTTP/1.") and old.endswith(b"path=/old")
+    head = raw_exchange(port, b"HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501") or head.startswith(b"HTTP/1.1 200")  # no HEAD handler upstream
+    aborted = start_proxy(monkeypatch, upstream, action={"status": 418})
+    teapot = raw_exchange(aborted, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert teapot.startswith(b"HTTP/1.1 418 I'm a Teapot") and b"Connection: close" in teapot
