@@ -23,6 +23,7 @@ KINDS = {
     "network": "network_chaos",
     "resource": "resource_stress",
     "process": "process_chaos",
+    "http": "http_chaos",
     "dependency": None,
     "resilience": None,
 }

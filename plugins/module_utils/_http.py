@@ -19,19 +19,15 @@ import time
 from . import _http_proxy
 from ._common import NOTHING_CHANGED, ChaosError
 from ._iptables import CHAIN_PREFIX
-from ._sidecar import (PASS_MARK, START_TIMEOUT_SECONDS, free_port, listening, nat_chain, nat_install_commands,
-                       nat_remove_commands, netns_prefix, new_marker, port_in_use, redirect_rule, start_sidecar,
-                       undo_steps)
-from ._stress import MARKER_VARIABLE
+from ._sidecar import (PASS_MARK, free_port, nat_chain, nat_install_commands, nat_remove_commands, netns_prefix,
+                       new_marker, port_in_use, redirect_rule, start_sidecar, undo_steps)
 from ._targets import service_of
-from ._undo import marked_processes
 
 KIND = "http_chaos"
 HOOKS = {"inbound": "PREROUTING", "outbound": "OUTPUT"}
 CHAIN_SUFFIX = "H"
 ACTIONS = ("delay_ms", "abort", "replace_body")
 MAX_DELAY_MS = 600000
-NFT_CHAIN_GONE = r"Chain '[^']*' does not exist"
 
 
 def _fail(text):
@@ -118,28 +114,6 @@ def our_nat_chains(save_output):
                    if line.startswith("-N %s" % CHAIN_PREFIX) and line.split()[1].endswith("-" + CHAIN_SUFFIX)})
 
 
-def start_proxy(state_dir, container, config, marker, proxy_port):
-    """``start_sidecar``, tolerant of its early "no marked process" verdict.
-
-    While the launcher execs nsenter and nsenter execs Python, ``/proc/<pid>/environ`` can read empty for an
-    instant, so start_sidecar may give up on a proxy that is starting (seen once in the integration tests, under
-    load). A second look, for as long as a marked process exists, tells a slow start from a failed one.
-    """
-    try:
-        return start_sidecar(state_dir, container, _http_proxy, config, marker, proxy_port, "tcp")
-    except ChaosError:
-        end = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < end:
-            if listening(container["pid"], proxy_port, "tcp"):
-                return None
-            if not marked_processes("%s=%s" % (MARKER_VARIABLE, marker)):
-                time.sleep(0.1)
-                if not marked_processes("%s=%s" % (MARKER_VARIABLE, marker)):
-                    raise
-            time.sleep(0.05)
-        raise
-
-
 class HttpChaos:
     def __init__(self, params, run_argv, check_mode, txn, warn):
         self.params = params
@@ -196,14 +170,12 @@ class HttpChaos:
         chain, hook = nat_chain(marker, CHAIN_SUFFIX), HOOKS[spec["direction"]]
         install = nat_install_commands(chain, hook, steering_rules(spec, proxy_port, destination_cidrs))
         undo = undo_steps(container, nat_remove_commands(chain, hook), marker, _http_proxy)
-        for step in undo:  # iptables-nft says "Chain '...' does not exist" when the apply failed before the chain
-            if "gone_regex" in step:
-                step["gone_regex"] += "|" + NFT_CHAIN_GONE
         record = dict(record, proxy_port=proxy_port, chain=chain)
 
         def action():
             # The proxy first (it must listen before traffic is steered to it), then the rules.
-            start_proxy(self.params["state_dir"], container, proxy_config(spec, proxy_port), marker, proxy_port)
+            start_sidecar(self.params["state_dir"], container, _http_proxy, proxy_config(spec, proxy_port), marker,
+                          proxy_port, "tcp")
             for argv in install:
                 self.run(container, argv)
 
