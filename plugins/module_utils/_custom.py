@@ -232,7 +232,7 @@ class CustomFault:
                                              self._action(target, result))
         except (ChaosError, LedgerError, OSError) as exc:
             message = getattr(exc, "msg", None) or str(exc)
-            raise ChaosError("%s %s" % (message, self._undo_outcome(target, since)))
+            raise ChaosError("%s. %s" % (message.rstrip(". "), self._undo_outcome(target, since)))
         result.update(entry_id=entry["id"], deadline=entry["deadline"])
 
     def _undo_outcome(self, target, since):
