@@ -102,7 +102,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Drop the backend's outgoing traffic to the database for 30 s (iptables of the host, in the container)
+- name: Drop the backend's traffic to the database for 30 s (the image's own iptables, run with the host's rights)
   sutazai.chaos.custom_fault:
     name: backend-no-db
     where: container
@@ -122,6 +122,15 @@ EXAMPLES = r"""
     undo: [/bin/rm, -f, /tmp/slow-mode]
     check: [/usr/bin/test, -e, /tmp/slow-mode]
     duration: 60
+
+- name: The same without iptables in the image (the host's iptables in the container's network namespace)
+  sutazai.chaos.custom_fault:
+    name: web-no-db
+    inject: [nsenter, "--net=/proc/{{ web_pid }}/ns/net", --, iptables, -w, -I, OUTPUT, -p, tcp, --dport, "5432",
+             -j, DROP]
+    undo: [/bin/sh, -c, "while nsenter --net=/proc/{{ web_pid }}/ns/net -- iptables -w -D OUTPUT -p tcp --dport 5432
+           -j DROP 2>/dev/null; do :; done"]
+    duration: 30
 
 - name: Something on the host itself
   sutazai.chaos.custom_fault:
