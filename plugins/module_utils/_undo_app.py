@@ -132,8 +132,8 @@ def undo_custom(step, run_argv):
         return "done (rc 0)"
     if rc == TIMED_OUT_RC:
         err = "timed out after %g s. %s" % (seconds, err or "")
-    raise LedgerError("custom undo %s failed (rc %s): %s" % (" ".join(step["argv"]), rc,
-                                                            (err or "").strip()[-500:]))
+    raise LedgerError("custom undo %s failed (rc %s): %s"
+                      % (" ".join(step["argv"]), rc, (err or "").strip()[-500:]))
 
 
 def check_custom_argv(argv, what="undo"):

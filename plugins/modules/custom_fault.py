@@ -21,7 +21,7 @@ description:
   - If the inject fails (non-zero exit code or O(command_timeout)), or the check does not confirm the fault
     (non-zero exit code), the undo runs at once and the task fails naming the exit code and the end of the
     command's error output.
-  - B(The contract.) The undo must be idempotent and must work after a partial inject: it may run after an
+  - B(The contract.) The undo must be idempotent and must work after a partial inject. It may run after an
     inject that failed halfway, after the fault went away by itself, or twice (a rollback after the reaper).
     An undo that fails stays active in the ledger and is retried every 2 seconds, up to 30 attempts; then the
     entry is V(failed) and M(sutazai.chaos.chaos_ledger_info) (O(sutazai.chaos.chaos_ledger_info#module:include_done=true))
@@ -57,7 +57,7 @@ options:
   inject:
     description:
       - The command that injects the fault, as a list (the program, then each argument as its own item). Required
-        with O(state=present). A string is refused: nothing parses a shell command line here.
+        with O(state=present). A string is refused (nothing parses a shell command line here).
       - With O(where=host) the program may be a bare name, looked up on the host now and recorded by its
         absolute path; it must be owned by root (or by the user the module runs as) and writable by nobody else.
         With O(where=container) it must be an absolute path inside the container.
@@ -70,7 +70,7 @@ options:
   check:
     description:
       - Optional command run right after O(inject), a list like O(inject). A non-zero exit code means the fault
-        is not active: the undo runs at once and the task fails.
+        is not active, so the undo runs at once and the task fails.
     type: raw
   where:
     description:

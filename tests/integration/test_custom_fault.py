@@ -110,8 +110,8 @@ def test_fault_expires_after_the_playbook_is_killed(containers, state_dir, prefi
     victim = containers("ck")
     flag = "/tmp/%sflag" % prefix
     book = write_playbook(tmp_path / "cancelled.yml", [
-        {"name": "Flag for 4 s", "sutazai.chaos.custom_fault": flag_args(str(state_dir), victim, flag, duration=4,
-                                                                          experiment_id="cancelled")},
+        {"name": "Flag for 4 s",
+         "sutazai.chaos.custom_fault": flag_args(str(state_dir), victim, flag, duration=4, experiment_id="cancelled")},
         {"name": "A long observation the job is cancelled during", "ansible.builtin.wait_for": {"timeout": 60}},
     ])
     log = open(tmp_path / "playbook.log", "w")
