@@ -106,8 +106,8 @@ def test_shown_argv_masks_secret_flags_and_url_credentials():
 
 
 def test_spec_fingerprint_changes_with_the_commands_not_with_masking(tmp_path):
-    one, _ = _fault(tmp_path, inject=["/usr/bin/touch", "--token=a"])
-    two, _ = _fault(tmp_path, inject=["/usr/bin/touch", "--token=b"])
+    one, _calls = _fault(tmp_path, inject=["/usr/bin/touch", "--token=a"])
+    two, _calls = _fault(tmp_path, inject=["/usr/bin/touch", "--token=b"])
     assert one.spec()["inject"] == two.spec()["inject"]
     assert one.spec()["commands_sha256"] != two.spec()["commands_sha256"]
     assert os.path.basename(one.spec()["inject"][0]) == "touch"
