@@ -272,3 +272,23 @@ def test_a_drop_rule_in_a_container_network_namespace_from_the_host(containers, 
     rules = subprocess.run(netns + ["-S", "OUTPUT"], capture_output=True, text=True, check=True)
     assert "DROP" not in rules.stdout, rules.stdout
     assert_clean(state_dir, session_root)
+
+
+def test_the_lifecycle_runs_it_as_data_through_chaos_fault(state_dir, tmp_path, session_root):
+    """chaos_fault (how the experiment lifecycle takes a fault as data) runs custom_fault and reports its hits."""
+    sd, flag = str(state_dir), tmp_path / "lifecycle-flag"
+    fault, seen, absent, after = run_modules([
+        {"module": "chaos_fault", "args": {"module": "custom_fault", "args": {
+            "name": "lifecycle-flag", "inject": ["/usr/bin/touch", str(flag)], "undo": ["/bin/rm", "-f", str(flag)],
+            "duration": 300, "state_dir": sd, "experiment_id": "lc-1"}}},
+        {"module": "ansible.builtin.stat", "args": {"path": str(flag)}},
+        {"module": "custom_fault", "args": {"name": "lifecycle-flag", "state": "absent", "state_dir": sd}},
+        {"module": "ansible.builtin.stat", "args": {"path": str(flag)}},
+    ], state_dir)
+    assert fault.get("failed") is not True, fault
+    [hit] = fault["hits"]
+    assert hit["target"] == "host" and hit["service"] == "host" and hit["changed"] is True, hit
+    assert hit["deadline"] > hit["injected_at"] > 0 and hit["fault"] == "lifecycle-flag"
+    assert seen["stat"]["exists"] is True and after["stat"]["exists"] is False
+    assert absent["changed"] is True and absent["removed"][0]["spec"]["name"] == "lifecycle-flag", absent
+    assert_clean(state_dir, session_root)
