@@ -226,6 +226,9 @@ class CustomFault:
     def _apply(self, target, spec, result):
         step = self._step(target, self.commands["undo"])
         step["timeout"] = min(self.timeout, CUSTOM_UNDO_TIMEOUT_MAX)
+        if custom_argv(step) is None:  # asked again at inject time; this only spares a useless entry
+            raise ChaosError("container %s is not running (or gone) since it was selected: nothing was injected "
+                             "into it. %s" % (target["name"], "" if self.txn.applied else NOTHING_CHANGED))
         since = time.time()
         try:
             entry, _ignored = self.txn.apply(CUSTOM_KIND, target, spec, [step], self.params["duration"],
