@@ -292,3 +292,29 @@ def test_the_lifecycle_runs_it_as_data_through_chaos_fault(state_dir, tmp_path, 
     assert seen["stat"]["exists"] is True and after["stat"]["exists"] is False
     assert absent["changed"] is True and absent["removed"][0]["spec"]["name"] == "lifecycle-flag", absent
     assert_clean(state_dir, session_root)
+
+
+def test_new_commands_under_the_same_name_replace_the_fault(state_dir, tmp_path, session_root):
+    sd, first, second = str(state_dir), tmp_path / "first", tmp_path / "second"
+
+    def touch(path, experiment="rp-1"):
+        return {"module": "custom_fault", "args": {"name": "marker", "inject": ["/usr/bin/touch", str(path)],
+                                                   "undo": ["/bin/rm", "-f", str(path)], "duration": 300,
+                                                   "state_dir": sd, "experiment_id": experiment}}
+
+    one, two, first_stat, second_stat, other, absent = run_modules([
+        touch(first), touch(second),
+        {"module": "ansible.builtin.stat", "args": {"path": str(first)}},
+        {"module": "ansible.builtin.stat", "args": {"path": str(second)}},
+        touch(second, experiment="rp-2"),
+        {"module": "custom_fault", "args": {"name": "marker", "state": "absent", "state_dir": sd}},
+    ], state_dir)
+    assert one["changed"] and two["changed"], (one, two)
+    assert two["faults"][0]["replaced"]["inject"] == ["/usr/bin/touch", str(first)], two
+    assert first_stat["stat"]["exists"] is False and second_stat["stat"]["exists"] is True
+    assert other.get("failed") is True and "already held by experiment rp-1" in other["msg"], other
+    assert "Nothing was changed." in other["msg"]
+    assert absent["changed"] is True and len(absent["removed"]) == 1, absent
+    assert not first.exists() and not second.exists()
+    assert [(e["state"], e["reverted_by"]) for e in ledger_entries(state_dir)] == [("reverted", "rollback")] * 2
+    assert_clean(state_dir, session_root)
