@@ -442,7 +442,11 @@ def _reaper_run_argv(argv):
     """The reaper's command runner (the reaper is a plain process, with no AnsibleModule)."""
     import subprocess
 
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+    try:
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                                check=False)
+    except subprocess.TimeoutExpired:  # a hung undo is a failed undo (retried), never the reaper's end
+        return 124, "", "timed out after 60 s (the reaper's bound for one command)"
     return result.returncode, result.stdout, result.stderr
 
 

@@ -30,6 +30,11 @@ CUSTOM_KIND = "custom_fault"
 CUSTOM_MAX_ARGS = 64
 CUSTOM_MAX_ARG_LENGTH = 4096
 CUSTOM_TIMEOUT_RANGE = (1, 3600)
+# A custom undo runs with the ledger lock held (by the reaper or a module), and the reaper gives one command
+# at most 60 s: so an undo gets at most this long, under coreutils' ``timeout`` (then SIGKILL after the grace).
+CUSTOM_UNDO_TIMEOUT_MAX = 50
+CUSTOM_KILL_GRACE_SECONDS = 5
+TIMED_OUT_RC = 124  # what coreutils' timeout returns when it had to stop the command
 CONTAINER_NAMESPACES = ("--mount", "--uts", "--ipc", "--net", "--pid")
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
 
@@ -106,15 +111,27 @@ def custom_argv(step):
     return [resolve_program("nsenter"), "--target", str(pid)] + list(CONTAINER_NAMESPACES) + ["--"] + argv
 
 
+def bounded_argv(argv, seconds):
+    """``argv`` under coreutils' ``timeout``: SIGTERM after ``seconds``, SIGKILL a grace later.
+
+    ``timeout`` makes itself a process group and signals the whole group, so the children of ``nsenter``
+    (which forks to enter a PID namespace) end too. A user's command may hang: nothing here waits forever.
+    """
+    return [resolve_program("timeout"), "--kill-after=%d" % CUSTOM_KILL_GRACE_SECONDS, "%g" % seconds] + list(argv)
+
+
 def undo_custom(step, run_argv):
     if run_argv is None:
         raise LedgerError("no command runner given for the custom undo %s" % " ".join(step["argv"]))
     argv = custom_argv(step)
     if argv is None:
         return "container %s gone (or not running): its custom fault went with it" % step["container"]
-    rc, _out, err = run_argv(argv)
+    seconds = step.get("timeout") or CUSTOM_UNDO_TIMEOUT_MAX
+    rc, _out, err = run_argv(bounded_argv(argv, seconds))
     if rc == 0:
         return "done (rc 0)"
+    if rc == TIMED_OUT_RC:
+        err = "timed out after %g s. %s" % (seconds, err or "")
     raise LedgerError("custom undo %s failed (rc %s): %s"
                       % (" ".join(step["argv"]), rc, (err or "").strip()[-500:]))
 
@@ -144,6 +161,10 @@ def check_custom(step, _state_dir, entry):
                                                                                         "https")),
                  "docker_host %r is not a unix://, tcp:// or http(s):// address" % (host,))
         _require(step.get("tls") is None or isinstance(step["tls"], dict), "tls is not a mapping")
+    seconds = step.get("timeout")
+    _require(seconds is None or (isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+                                 and 1 <= seconds <= CUSTOM_UNDO_TIMEOUT_MAX),
+             "timeout %r is not a number of seconds from 1 to %d" % (seconds, CUSTOM_UNDO_TIMEOUT_MAX))
 
 
 HANDLERS = {"resume_process": lambda step, run_argv: undo_resume_process(step), "custom": undo_custom}

@@ -87,7 +87,15 @@ def test_custom_undo_runs_the_recorded_command_on_the_host(tmp_path):
     step = {"type": "custom", "argv": ["/bin/rm", "-f", str(flag)], "where": "host"}
     assert execute_undo({"kind": "custom_fault", "undo": [step]}, _runner(calls)) == ["done (rc 0)"]
     assert not flag.exists()
-    assert calls == [["/bin/rm", "-f", str(flag)]]
+    assert calls == [["/usr/bin/timeout", "--kill-after=5", "50", "/bin/rm", "-f", str(flag)]]
+
+
+def test_a_hung_custom_undo_is_stopped_at_its_timeout_and_fails():
+    step = {"type": "custom", "argv": ["/bin/sleep", "30"], "where": "host", "timeout": 1}
+    started = time.monotonic()
+    with pytest.raises(LedgerError, match=r"failed \(rc 124\): timed out after 1 s"):
+        execute_undo({"kind": "custom_fault", "undo": [step]}, _runner([]))
+    assert time.monotonic() - started < 5
 
 
 def test_a_failing_custom_undo_is_an_error_with_its_output():
@@ -108,6 +116,8 @@ def test_a_failing_custom_undo_is_an_error_with_its_output():
      "is not host or container"),
     ({"kind": "custom_fault", "undo": [{"type": "custom", "argv": ["/bin/true"], "where": "container",
                                         "container": "web; rm"}]}, "is not a container id"),
+    ({"kind": "custom_fault", "undo": [{"type": "custom", "argv": ["/bin/true"], "timeout": 51}]},
+     "is not a number of seconds from 1 to 50"),
     ({"kind": "process_chaos", "undo": [{"type": "resume_process", "pid": 1, "start_ticks": 5,
                                          "container": CONTAINER_ID}]}, "is not a process number above 1"),
     ({"kind": "process_chaos", "undo": [{"type": "resume_process", "pid": 42, "start_ticks": "5",

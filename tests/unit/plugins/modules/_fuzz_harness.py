@@ -32,10 +32,10 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sutazai.chaos.plugins.module_utils import (_container, _docker, _fault, _ledger, _probes,
-                                                                    _process, _stress, _undo)
+                                                                    _process, _stress, _undo, _undo_app)
 from ansible_collections.sutazai.chaos.plugins.modules import (chaos_audit_info, chaos_emergency_stop, chaos_guard,
                                                                chaos_ledger_info, chaos_rollback, container_chaos,
-                                                               health_probe, network_chaos, process_chaos,
+                                                               custom_fault, health_probe, network_chaos, process_chaos,
                                                                resource_stress)
 
 MODULES = {
@@ -43,7 +43,10 @@ MODULES = {
     "health_probe": health_probe, "chaos_rollback": chaos_rollback, "chaos_ledger_info": chaos_ledger_info,
     "chaos_guard": chaos_guard, "chaos_emergency_stop": chaos_emergency_stop, "chaos_audit_info": chaos_audit_info,
     "process_chaos": process_chaos,
+    "custom_fault": custom_fault,
 }
+# Modules whose every command is the user's own (inject, check, undo): any command run counts as a change.
+EVERY_COMMAND_CHANGES = ("custom_fault",)
 # The engines the fake ``connect`` answers for; any other docker_host is "not answering", as for real.
 REACHABLE_DOCKER_HOSTS = ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
 MAX_FAKE_POLLS = 3000
@@ -227,6 +230,8 @@ class Run:
         os.makedirs(self.state_dir)
 
     def mutations(self):
+        if self.name in EVERY_COMMAND_CHANGES:
+            return self.commands + self.effects
         return [c for c in self.commands if is_mutating(c)] + self.effects
 
     def active_entries(self):
@@ -337,6 +342,7 @@ class Run:
             enter(mock.patch.object(_stress, "fill_file", self.fill_file))
             enter(mock.patch.object(_stress, "cgroup_dirs", self.cgroup_dirs))
             enter(mock.patch.object(_undo, "docker_request", self.docker_request))
+            enter(mock.patch.object(_undo_app, "docker_request", self.docker_request))
             enter(mock.patch.object(_container, "AFTER_KILL_WAIT_SECONDS", 0.0))
             enter(mock.patch.object(_process, "container_processes", self.container_processes))
             enter(mock.patch.object(_process, "in_cgroup_of", lambda pid, container_id: True))

@@ -205,6 +205,20 @@ RESOURCE_STRESS = module_args(dict(
     max_memory_percent=maybe(PERCENT),
 ))
 
+ARGV = st.one_of(
+    st.lists(st.one_of(st.sampled_from(["/usr/bin/touch", "touch", "/bin/rm", "-f", "/tmp/x", "rm -f", "", "\x00",
+                                        "/bin/../bin/rm", "nonexistent-program", "/usr/bin/test"]), TEXT,
+                       st.integers(-5, 5), st.booleans(), st.none()), max_size=4),
+    st.sampled_from(["/bin/rm -f /tmp/x", "", "touch,/tmp/x"]), JUNK)
+CUSTOM_FAULT = module_args(dict(
+    DOCKER, **SELECTION, **LEDGER, **LIFETIME,
+    state=maybe(st.sampled_from(["present", "absent", "active"])),
+    inject=maybe(ARGV), undo=maybe(ARGV), check=maybe(ARGV),
+    where=maybe(st.sampled_from(["host", "container", "vm", ""])),
+    name=maybe(TEXT),
+    command_timeout=maybe(FLOATS),
+))
+
 PROBE = {
     "name": maybe(TEXT),
     "type": maybe(st.sampled_from(["http", "tcp", "container", "command", "prometheus", "udp", ""])),
@@ -293,6 +307,7 @@ MODULE_ARGS = {
     "health_probe": HEALTH_PROBE, "chaos_rollback": ROLLBACK, "chaos_ledger_info": LEDGER_INFO,
     "chaos_guard": CHAOS_GUARD, "chaos_emergency_stop": EMERGENCY_STOP, "chaos_audit_info": AUDIT_INFO,
     "process_chaos": PROCESS_CHAOS,
+    "custom_fault": CUSTOM_FAULT,
 }
 
 
@@ -308,6 +323,7 @@ def _fuzz(name):
 test_fuzz_container_chaos = _fuzz("container_chaos")
 test_fuzz_network_chaos = _fuzz("network_chaos")
 test_fuzz_resource_stress = _fuzz("resource_stress")
+test_fuzz_custom_fault = _fuzz("custom_fault")
 test_fuzz_health_probe = _fuzz("health_probe")
 test_fuzz_chaos_rollback = _fuzz("chaos_rollback")
 test_fuzz_chaos_ledger_info = _fuzz("chaos_ledger_info")
