@@ -24,6 +24,7 @@ KINDS = {
     "resource": "resource_stress",
     "process": "process_chaos",
     "http": "http_chaos",
+    "custom": "custom_fault",
     "dependency": None,
     "resilience": None,
 }
