@@ -5,8 +5,11 @@
 """The DNS responder of dns_chaos: a standard-library program run detached in a target container's network
 namespace (``python -m sutazai_chaos_reaper._dns_responder '<json config>'``).
 
-It listens on UDP and TCP (length-prefixed) ``0.0.0.0:<port>``; the container's queries to port 53 reach it
-through our nat rules. A query whose name matches one of the glob patterns (case-insensitive, trailing dot
+It listens on UDP and TCP (length-prefixed) ``127.0.0.1:<port>``; the container's queries to port 53 reach it
+through our nat rules (REDIRECT of locally generated packets goes to 127.0.0.1). Binding the loopback address,
+not 0.0.0.0, matters for UDP: a reply must leave from the address the redirected query arrived at, or conntrack
+cannot map it back to the server the client asked, and the client drops it. It also keeps the responder
+unreachable from the network. A query whose name matches one of the glob patterns (case-insensitive, trailing dot
 ignored) is faulted with probability ``percent``/100, drawn from ``random.Random(seed)`` in arrival order:
 NXDOMAIN, SERVFAIL, a fixed address, or a late answer. Every other query is forwarded as is to the upstream
 resolver (the container's first nameserver when the fault was injected) from a socket carrying ``PASS_MARK``,
@@ -34,6 +37,7 @@ RCODE_SERVFAIL, RCODE_NXDOMAIN = 2, 3
 ANSWER_TTL = 5
 UPSTREAM_TIMEOUT = 5.0
 MAX_MESSAGE = 65535
+LISTEN_ADDRESS = "127.0.0.1"  # where REDIRECT sends locally generated packets
 
 
 class DnsFormatError(ValueError):
@@ -231,10 +235,10 @@ def main(config):
     decider = Decider(config["names"], config.get("percent", 100), config.get("seed"))
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", config["port"]))
+    tcp.bind((LISTEN_ADDRESS, config["port"]))
     tcp.listen(64)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("0.0.0.0", config["port"]))  # bound last: the module waits for this port, so TCP is ready too
+    udp.bind((LISTEN_ADDRESS, config["port"]))  # bound last: the module waits for this port, so TCP is ready too
     _log("port %d, %s for %s (%s%%), upstream %s" % (config["port"], config["answer"], ", ".join(config["names"]),
                                                       config.get("percent", 100), config["upstream"]))
     threading.Thread(target=serve_tcp, args=(tcp, config, decider), daemon=True).start()
