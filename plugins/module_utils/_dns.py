@@ -38,8 +38,8 @@ def validate(params):
         raise ChaosError("names must be a non-empty list of non-empty glob patterns (for example api.test or "
                          "*.internal). %s" % NOTHING_CHANGED)
     if len(names) > MAX_PATTERNS:
-        raise ChaosError("names has %d patterns; at most %d are allowed. %s" % (len(names), MAX_PATTERNS,
-                                                                              NOTHING_CHANGED))
+        raise ChaosError("names has %d patterns; at most %d are allowed. %s"
+                         % (len(names), MAX_PATTERNS, NOTHING_CHANGED))
     answer = params.get("answer")
     if answer not in ANSWERS:
         raise ChaosError("answer must be one of %s, not %r. %s" % (", ".join(ANSWERS), answer, NOTHING_CHANGED))
@@ -81,11 +81,23 @@ def upstream_of(container):
         fields = line.split()
         if len(fields) >= 2 and fields[0] == "nameserver":
             try:
-                return str(ipaddress.ip_address(fields[1].split("%", 1)[0]))
+                address = ipaddress.ip_address(fields[1].split("%", 1)[0])
             except ValueError:
                 continue
+            if address.version != 4:
+                raise ChaosError("%s's first nameserver is %s, an IPv6 address; dns_chaos steers IPv4 DNS only. %s"
+                                 % (container["name"], address, NOTHING_CHANGED))
+            return str(address)
     raise ChaosError("%s's /etc/resolv.conf names no nameserver, so there is no resolver to forward the "
                      "unmatched queries to. %s" % (container["name"], NOTHING_CHANGED))
+
+
+def steered_destination(upstream):
+    """Which queries our rules steer: all port-53 traffic, or, when the container's resolver lives in its own
+    namespace on a loopback address (Docker's embedded resolver 127.0.0.11 on user-defined networks, a local
+    cache), only the queries to it. Such a resolver sends its own forwarded queries from the container's namespace
+    without our mark; steering them back to the responder would loop."""
+    return upstream if ipaddress.ip_address(upstream).is_loopback else None
 
 
 def require_own_netns(container):
@@ -177,7 +189,8 @@ class DnsChaos:
         port = responder_port(container["pid"])
         marker = new_marker()
         chain = nat_chain(marker, CHAIN_SUFFIX)
-        rules = [redirect_rule(protocol, 53, port) for protocol in ("udp", "tcp")]
+        rules = [redirect_rule(protocol, 53, port, destination=steered_destination(upstream))
+                 for protocol in ("udp", "tcp")]
         undo = undo_steps(container, nat_remove_commands(chain, HOOK), marker, _dns_responder)
         spec = dict(self.spec, upstream=upstream, responder_port=port, chain=chain)
         config = dict(self.spec, upstream=upstream, port=port)

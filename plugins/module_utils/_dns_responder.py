@@ -240,7 +240,7 @@ def main(config):
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((LISTEN_ADDRESS, config["port"]))  # bound last: the module waits for this port, so TCP is ready too
     _log("port %d, %s for %s (%s%%), upstream %s" % (config["port"], config["answer"], ", ".join(config["names"]),
-                                                      config.get("percent", 100), config["upstream"]))
+                                                     config.get("percent", 100), config["upstream"]))
     threading.Thread(target=serve_tcp, args=(tcp, config, decider), daemon=True).start()
     serve_udp(udp, config, decider)
 

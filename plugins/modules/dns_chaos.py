@@ -19,8 +19,13 @@ description:
   - Queries that are not faulted (and delayed ones, once the delay has passed) are forwarded unchanged to the
     container's first nameserver in C(/etc/resolv.conf) as read at injection (RV(faults[].upstream)); for a
     container on a user-defined network that is Docker's embedded resolver 127.0.0.11, reached through Docker's
-    own rules. A query sent explicitly to another server (C(dig @192.0.2.53 name)) is steered too, and is
-    answered through the container's configured resolver, not the server named.
+    own rules (ours are hooked in first, and the responder's marked queries pass them).
+  - Which queries are steered. Normally every query to port 53, whatever the server; a query sent explicitly to
+    another server (C(dig @192.0.2.53 name)) is answered through the container's configured resolver, not the
+    server named. When that resolver is on a loopback address (Docker's embedded resolver 127.0.0.11, a local
+    cache), only queries to it are steered, because it sends its own forwarded queries from the container's
+    namespace and catching those would loop; there a C(dig @server) query is not faulted.
+  - IPv4 DNS only: a container whose first nameserver is an IPv6 address is refused.
   - Each fault is a ledger entry with a deadline, written before anything starts; a reaper on the host removes the
     rules, then ends the responder, when O(duration) passes, even when the controller is gone. The same fault
     again is C(changed=false); a different DNS fault on the same container replaces the active one (the old one
@@ -55,8 +60,8 @@ options:
     choices: [present, absent]
   names:
     description:
-      - Glob patterns (C(fnmatch): C(*), C(?), C([...])) of the names to fault, matched case-insensitively,
-        a trailing dot ignored. For example V(api.test) or V(*.internal).
+      - Glob patterns of the names to fault (C(fnmatch) syntax with C(*), C(?) and C([...])), matched
+        case-insensitively, a trailing dot ignored. For example V(api.test) or V(*.internal).
       - Required with O(state=present).
     type: list
     elements: str

@@ -40,12 +40,18 @@ def iptables(*args, netns_pid=None):
 class DnsLab:
     """The resolver, the client, and the guards that prove no query leaves for another address."""
 
-    def __init__(self, docker_client, prefix):
+    def __init__(self, docker_client, prefix, user_network=False):
         self.docker = docker_client
         self.made = []
+        self.network = None
         self.guard = "SCTDNS-" + secrets.token_hex(3).upper()
         mount = {str(REPO / "tests" / "integration" / "dns_lab.py"): {"bind": LAB, "mode": "ro"}}
         labels = {RUN_LABEL: SESSION_TAG, "sct.prefix": prefix}
+        if user_network:
+            # On a user-defined network the client's nameserver is Docker's embedded resolver (127.0.0.11); it
+            # answers container names itself and forwards every other name to the client's --dns servers, here
+            # only the test resolver.
+            self.network = docker_client.networks.create(prefix + "dns-net", labels=labels)
         self.resolver = self._run(prefix + "dns-resolver", ["python3", "-u", LAB, "serve"], mount, labels,
                                   ["127.0.0.1"])
         self.resolver_ip = self._address(self.resolver)
@@ -58,13 +64,15 @@ class DnsLab:
 
     def _run(self, name, command, mount, labels, dns):
         container = self.docker.containers.run(IMAGE, command, name=name, detach=True, labels=labels,
-                                               volumes=mount, dns=dns)
+                                               volumes=mount, dns=dns,
+                                               network=self.network.name if self.network else None)
         self.made.append(container)
         container.reload()
         return container
 
-    @staticmethod
-    def _address(container):
+    def _address(self, container):
+        if self.network:
+            return container.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"]
         return container.attrs["NetworkSettings"]["IPAddress"]
 
     def _install_guards(self):
@@ -92,6 +100,8 @@ class DnsLab:
         subprocess.run(["iptables", "-w", "5", "-X", self.guard], check=False)
         for container in self.made:
             container.remove(force=True)
+        if self.network:
+            self.network.remove()
 
     def in_client(self, *args, timeout=120):
         proc = subprocess.run(["docker", "exec", self.client.name, "python3", LAB] + [str(a) for a in args],
@@ -311,3 +321,29 @@ def test_emergency_stop_removes_the_fault(lab, state_dir):
     rc, refused = run_module("dns_chaos", dns(lab, state_dir, names=["*.test"], answer="servfail"))
     assert rc != 0 and "emergency-stop flag is set" in refused["msg"], refused
     assert lab.ours_left() == ([], [])
+
+
+def test_on_a_user_defined_network_through_docker_s_embedded_resolver(docker_client, prefix, state_dir):
+    """The upstream is 127.0.0.11, reached through Docker's own nat rules after ours. Only names the embedded
+    resolver answers itself (container names) or forwards to the test resolver (the client's --dns) are asked,
+    with plain A queries of absolute names (no search domains)."""
+    lab = DnsLab(docker_client, prefix, user_network=True)
+    try:
+        peer = lab.resolver.name
+
+        def ask(name):
+            got = lab.in_client("query", name, 3)
+            return got["rcodes"][-1], got["addresses"][-1]
+
+        assert ask(peer) == (0, lab.resolver_ip) and ask("api.test") == (0, "192.0.2.1")
+        rc, result = run_module("dns_chaos", dns(lab, state_dir, names=["api.test", peer], answer="nxdomain"))
+        assert rc == 0 and result["faults"][0]["upstream"] == "127.0.0.11", result
+        assert ask(peer) == (3, None) and ask("api.test") == (3, None)
+        assert ask(lab.client.name) == (0, lab.client_ip) and ask("other.test") == (0, "192.0.2.2")
+        rc, removed = run_module("dns_chaos", dns(lab, state_dir, state="absent"))
+        assert rc == 0 and len(removed["removed"]) == 1, removed
+        assert lab.ours_left() == ([], [])
+        assert ask(peer) == (0, lab.resolver_ip) and ask("api.test") == (0, "192.0.2.1")
+        assert lab.leaked() == 0, "a DNS query left for an address other than the test resolver"
+    finally:
+        lab.close()

@@ -56,7 +56,6 @@ def test_bad_input_is_refused_and_says_nothing_changed(overrides, words):
 @pytest.mark.parametrize("text, expected", [
     ("nameserver 172.17.0.3\nnameserver 10.0.0.1\n", "172.17.0.3"),
     ("# generated\nsearch x\noptions ndots:0\nnameserver 127.0.0.11\n", "127.0.0.11"),
-    ("nameserver fe80::1%eth0\n", "fe80::1"),
     ("nameserver bogus\nnameserver 192.0.2.53\n", "192.0.2.53"),
 ])
 def test_upstream_is_the_first_nameserver(monkeypatch, tmp_path, text, expected):
@@ -69,11 +68,18 @@ def test_upstream_is_the_first_nameserver(monkeypatch, tmp_path, text, expected)
     assert _dns.upstream_of({"pid": 42, "name": "c"}) == expected
 
 
-def test_no_nameserver_is_an_error(monkeypatch, tmp_path):
-    (tmp_path / "resolv.conf").write_text("search x\n")
+def test_steering_is_narrowed_to_a_resolver_on_loopback():
+    assert _dns.steered_destination("127.0.0.11") == "127.0.0.11"
+    assert _dns.steered_destination("172.17.0.3") is None
+
+
+@pytest.mark.parametrize("text, words", [("search x\n", "names no nameserver"),
+                                         ("nameserver fe80::1%eth0\n", "IPv6 address")])
+def test_no_usable_nameserver_is_an_error(monkeypatch, tmp_path, text, words):
+    (tmp_path / "resolv.conf").write_text(text)
     real_open = open
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(str(tmp_path / "resolv.conf"), *a, **k))
-    with pytest.raises(ChaosError, match="names no nameserver.*Nothing was changed"):
+    with pytest.raises(ChaosError, match="%s.*Nothing was changed" % words):
         _dns.upstream_of({"pid": 42, "name": "c"})
 
 

@@ -194,4 +194,3 @@ def test_a_dead_upstream_is_servfail(monkeypatch):
     config = {"names": ["api.test"], "answer": "nxdomain", "upstream": "127.0.0.1"}
     assert parse_answer(r.answer(query("other.test"), config, r.Decider(["api.test"], 100), "udp"))[1] == 2
     spare.close()
-
