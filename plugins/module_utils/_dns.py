@@ -107,8 +107,8 @@ def require_own_netns(container):
         ours = os.stat("/proc/%d/ns/net" % container["pid"]).st_ino
         host = os.stat("/proc/self/ns/net").st_ino
     except OSError as exc:
-        raise ChaosError("cannot inspect %s's network namespace: %s. %s" % (container["name"], exc.strerror,
-                                                                             NOTHING_CHANGED))
+        raise ChaosError("cannot inspect %s's network namespace: %s. %s"
+                         % (container["name"], exc.strerror, NOTHING_CHANGED))
     if ours == host:
         raise ChaosError("%s shares the host's network namespace (network_mode host); a DNS fault there would "
                          "steer the host's own queries. %s" % (container["name"], NOTHING_CHANGED))

@@ -25,7 +25,7 @@ description:
     server named. When that resolver is on a loopback address (Docker's embedded resolver 127.0.0.11, a local
     cache), only queries to it are steered, because it sends its own forwarded queries from the container's
     namespace and catching those would loop; there a C(dig @server) query is not faulted.
-  - IPv4 DNS only: a container whose first nameserver is an IPv6 address is refused.
+  - Only IPv4 DNS is steered; a container whose first nameserver is an IPv6 address is refused.
   - Each fault is a ledger entry with a deadline, written before anything starts; a reaper on the host removes the
     rules, then ends the responder, when O(duration) passes, even when the controller is gone. The same fault
     again is C(changed=false); a different DNS fault on the same container replaces the active one (the old one
