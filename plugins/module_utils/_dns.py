@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import time
 
 from . import _dns_responder
@@ -28,6 +29,7 @@ MAX_DELAY_MS = 30000  # glibc gives up on a server after 5 s by default; longer 
 MAX_PATTERNS = 64
 SPEC_KEYS = ("names", "answer", "address", "delay_ms", "percent", "seed")
 CHAIN_SUFFIX = "D"
+RESPONDER_COMMAND = b"sutazai_chaos_reaper._dns_responder"  # the module name in its command line
 HOOK = "OUTPUT"  # the container's own queries leave through OUTPUT (also those to Docker's 127.0.0.11)
 
 
@@ -128,6 +130,38 @@ def target_record(container):
             "compose_service": container.get("compose_service"), "service": service_of(container)}
 
 
+def responders_in(container):
+    """PIDs of our DNS responders (by command line) living in the container's network namespace, zombies aside."""
+    try:
+        netns = os.stat("/proc/%d/ns/net" % container["pid"]).st_ino
+    except OSError:
+        return []
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as handle:
+                if RESPONDER_COMMAND not in handle.read().split(b"\0"):
+                    continue
+            with open("/proc/%s/stat" % name) as handle:
+                zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+            if not zombie and os.stat("/proc/%s/ns/net" % name).st_ino == netns:
+                found.append(int(name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def end_responders(pids):
+    """SIGTERM leftover responders (their ledger entry is gone, so no recorded undo will)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 def our_chains(iptables_save):
     """Our DNS nat chains in ``iptables -t nat -S`` output (a lost ledger entry's leftovers)."""
     return sorted({line.split()[1] for line in iptables_save.splitlines()
@@ -204,7 +238,8 @@ class DnsChaos:
         return entry
 
     def remove(self, containers):
-        """Undo the ledger's DNS faults on the containers, then remove any chain of ours still hooked there.
+        """Undo the ledger's DNS faults on the containers, then remove any chain of ours still hooked there and
+        end any responder of ours still running in their namespaces (a lost ledger entry's leftovers).
 
         Returns (reverted entries, leftovers found per container)."""
         ids = {c["id"] for c in containers}
@@ -215,10 +250,12 @@ class DnsChaos:
             if not container.get("pid"):
                 continue
             chains = our_chains(self.run_in(container, ["iptables", "-w", "5", "-t", "nat", "-S"]))
-            if chains:
-                leftovers.append({"target": container["name"], "chains": chains})
+            responders = responders_in(container)
+            if chains or responders:
+                leftovers.append({"target": container["name"], "chains": chains, "responders": responders})
                 if not self.check_mode:
-                    for chain in chains:
+                    for chain in chains:  # rules first: traffic flows directly again before a responder ends
                         for argv in nat_remove_commands(chain, HOOK):
                             self.run_in(container, argv, tolerate_gone=True)
+                    end_responders(responders)
         return reverted, leftovers

@@ -54,7 +54,8 @@ options:
     description:
       - V(present) applies the fault.
       - V(absent) undoes this collection's DNS faults on the targets (from the ledger), then removes any nat chain
-        of ours for DNS still there without a ledger entry (reported as RV(leftovers)).
+        of ours for DNS and ends any responder of ours still there without a ledger entry (reported as
+        RV(leftovers)).
     type: str
     default: present
     choices: [present, absent]
@@ -185,8 +186,8 @@ removed:
   elements: dict
 leftovers:
   description:
-    - With O(state=absent), DNS nat chains of ours found on a target with no active ledger entry, and removed
-      too. Each item has C(target) and C(chains).
+    - With O(state=absent), DNS nat chains and responder processes of ours found on a target with no active
+      ledger entry, and removed too. Each item has C(target), C(chains) and C(responders) (process ids).
   returned: when state is absent
   type: list
   elements: dict

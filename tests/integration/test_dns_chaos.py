@@ -353,3 +353,23 @@ def test_on_a_user_defined_network_through_docker_s_embedded_resolver(docker_cli
         assert lab.leaked() == 0, "a DNS query left for an address other than the test resolver"
     finally:
         lab.close()
+
+
+def test_absent_removes_a_fault_whose_ledger_entry_was_lost(lab, state_dir, tmp_path):
+    """A fault recorded in another ledger (as if this one had been lost): state=absent still finds our chain and
+    our responder in the container's namespace by name, and removes both."""
+    rc, result = run_module("dns_chaos", dns(lab, state_dir, names=["api.test"], answer="nxdomain"))
+    assert rc == 0 and lab.resolve("api.test")["api.test"]["error"] == EAI_NONAME, result
+    other_ledger = tmp_path / "other-ledger"
+    rc, removed = run_module("dns_chaos", dns(lab, other_ledger, state="absent"), check=True)
+    assert rc == 0 and removed["changed"] and lab.ours_left() != ([], []), removed
+    rc, removed = run_module("dns_chaos", dns(lab, other_ledger, state="absent"))
+    assert rc == 0 and removed["removed"] == [] and len(removed["leftovers"]) == 1, removed
+    left = removed["leftovers"][0]
+    assert len(left["chains"]) == 1 and len(left["responders"]) == 1, left
+    gone, _waited = wait_for(lambda: lab.ours_left() == ([], []), timeout=5)
+    assert gone, lab.ours_left()
+    lab.assert_normal()
+    rc, rolled = run_module("chaos_rollback", {"all": True, "state_dir": str(state_dir)})
+    assert rc == 0, rolled  # the first ledger's entry: its undo takes "already gone" as done
+    assert active_entries(state_dir) == []

@@ -8,6 +8,8 @@ recorded undo the ledger accepts, leftovers found by name."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +105,16 @@ def test_our_chains_are_found_by_name():
     save = "\n".join(["-P OUTPUT ACCEPT", "-N DOCKER_OUTPUT", "-N SZC-0123456789-D", "-N SZC-abcdef0123-H",
                       "-A OUTPUT -j SZC-0123456789-D", "-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT"])
     assert _dns.our_chains(save) == ["SZC-0123456789-D"]
+
+
+def test_leftover_responders_are_found_in_the_namespace_and_ended():
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m",
+                             "sutazai_chaos_reaper._dns_responder"])
+    try:
+        assert fake.pid in _dns.responders_in({"pid": os.getpid()})
+        _dns.end_responders([fake.pid])
+        assert fake.wait(timeout=5) == -15
+        assert fake.pid not in _dns.responders_in({"pid": os.getpid()})
+    finally:
+        fake.kill()
+        fake.wait()
