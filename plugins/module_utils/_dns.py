@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import signal
 import time
 
 from . import _dns_responder
 from ._common import NOTHING_CHANGED, ChaosError
-from ._sidecar import (free_port, listening, nat_chain, nat_install_commands, nat_remove_commands, netns_prefix,
+from ._sidecar import (GONE_ERRORS, free_port, listening, nat_chain, nat_install_commands, nat_remove_commands, netns_prefix,
                        new_marker, redirect_rule, start_sidecar, undo_steps)
 from ._targets import service_of
 
@@ -178,7 +179,7 @@ class DnsChaos:
 
     def run_in(self, container, argv, tolerate_gone=False):
         rc, out, err = self.run_argv(netns_prefix(container) + list(argv))
-        if rc != 0 and not (tolerate_gone and "No chain/target/match" in (err or "")):
+        if rc != 0 and not (tolerate_gone and re.search(GONE_ERRORS, err or "")):
             raise ChaosError("`%s` failed in %s's network namespace (rc %s): %s"
                              % (" ".join(argv), container["name"], rc, (err or out).strip()))
         return out
