@@ -3,12 +3,19 @@
 GET /health     -> 200 {"status": "ok", "dependencies": {...}} or 503 "degraded"
 GET /api/items  -> rows of table items (PostgreSQL) + a hit counter (Redis INCR)
 
+It also supervises one worker process (worker.py, a cache warmer): restarted 1 s after it dies, and part of
+/health through its heartbeat, so a process fault on it (sutazai.chaos.process_chaos) is seen and so is its recovery.
+
 Every request opens fresh connections with short timeouts, so the answer comes
 within ~2.5 s even when a dependency is down, paused or blackholed.
 """
 
+import os
 import signal
+import subprocess
 import sys
+import threading
+import time
 
 import psycopg2
 import redis
@@ -63,9 +70,33 @@ def redis_call(method, *args):
         client.close()
 
 
+WORKER = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")]
+WORKER_HEARTBEAT = "/tmp/sutazai-demo-worker.beat"
+WORKER_RESTART_DELAY = 1.0  # seconds
+WORKER_STALE = 2.0  # seconds without a heartbeat: the worker is dead or stopped
+
+
+def supervise_worker():
+    """Keep one worker running: start it, wait for it, start it again 1 s after it exits."""
+    while True:
+        proc = subprocess.Popen(WORKER, env=dict(os.environ, WORKER_HEARTBEAT=WORKER_HEARTBEAT))
+        log(SERVICE, "worker started (pid %d)" % proc.pid)
+        code = proc.wait()
+        log(SERVICE, "worker %d exited (%s); restarting in %.0f s" % (proc.pid, code, WORKER_RESTART_DELAY))
+        time.sleep(WORKER_RESTART_DELAY)
+
+
+def worker_beat():
+    age = time.time() - os.stat(WORKER_HEARTBEAT).st_mtime
+    if age > WORKER_STALE:
+        raise RuntimeError("worker silent for %.1f s" % age)
+    return round(age, 2)
+
+
 CHECKS = {
     "postgres": lambda: pg_query("SELECT 1"),
     "redis": lambda: redis_call("ping"),
+    "worker": worker_beat,
 }
 
 
@@ -133,6 +164,7 @@ class Handler(JsonHandler):
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log(SERVICE, "postgres=%s:%s redis=%s:%s" % (PG["host"], PG["port"], REDIS["host"], REDIS["port"]))
+    threading.Thread(target=supervise_worker, daemon=True).start()
     serve(Handler, int(env("PORT", "8000")))
 
 

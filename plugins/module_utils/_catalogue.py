@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from ._dependency import SCENARIOS
 from ._safe_mode import violations
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -21,10 +22,12 @@ KINDS = {
     "container": "container_chaos",
     "network": "network_chaos",
     "resource": "resource_stress",
+    "process": "process_chaos",
+    "http": "http_chaos",
     "dependency": None,
     "resilience": None,
 }
-DEPENDENCY_SCENARIOS = ("database_down", "api_timeout", "service_unavailable", "slow_dependency")
+DEPENDENCY_SCENARIOS = SCENARIOS
 RESILIENCE_TYPES = ("quick", "comprehensive")
 # module options an experiment file may not set in its fault (the runner sets them)
 PLUMBING = ("state", "targets", "exclude", "protected", "select", "max_targets", "allow_empty", "experiment_id",
@@ -57,7 +60,11 @@ TOP = {
 }
 COMPOSITE_FAULTS = {
     "dependency": {"scenario": {"type": "str", "required": True, "choices": list(DEPENDENCY_SCENARIOS)},
-                   "override_protection": {"type": "bool"}},
+                   "override_protection": {"type": "bool"}, "dependency": {"type": "str"},
+                   "port": {"type": "int", "min": 1, "max": 65535},
+                   "error_percent": {"type": "float", "min": 0.1, "max": 100},
+                   "status": {"type": "int", "min": 100, "max": 599}, "delay_ms": {"type": "int", "min": 1,
+                                                                                  "max": 600000}},
     "resilience": {"test_type": {"type": "str", "required": True, "choices": list(RESILIENCE_TYPES)}},
 }
 # Ranges the modules' specs do not carry, by option name wherever it appears in a fault.
@@ -128,9 +135,10 @@ def _check_value(value, option, where, key, problems):
 
 
 def is_timed(kind, fault):
-    """A fault that lasts a duration and ends by itself; a container kill or restart is a crash."""
-    return KINDS.get(kind) is not None and not (kind == "container" and (fault or {}).get("action", "kill")
-                                                in ("kill", "restart"))
+    """A fault that lasts a duration and ends by itself; a kill or restart (of a container or a process) is a
+    crash."""
+    return KINDS.get(kind) is not None and not (kind in ("container", "process") and (fault or {}).get(
+        "action", "kill") in ("kill", "restart"))
 
 
 def fault_spec(module_spec):
@@ -183,10 +191,11 @@ def validate(data, file_stem, fault_specs, inventory=None, safe_mode=False, safe
     if kind == "resilience" and "targets" in data:
         problems.append("targets: a resilience test hits every unprotected service in turn; remove targets")
     timed = is_timed(kind, fault)
+    has_action = kind in ("container", "process")
     if (timed or kind == "dependency") and data.get("duration") is None:
         problems.append("duration: missing (seconds the fault lasts; required for kind %s%s)"
-                        % (kind, " with action %s" % (fault or {}).get("action") if kind == "container" else ""))
-    if kind == "container" and not timed and data.get("duration") is not None:
+                        % (kind, " with action %s" % (fault or {}).get("action") if has_action else ""))
+    if has_action and not timed and data.get("duration") is not None:
         problems.append("duration: a %s is a crash (the restart policy is its recovery): remove duration"
                         % (fault or {}).get("action", "kill"))
     if inventory is not None:
@@ -230,7 +239,7 @@ def run_spec(data, path):
     if module is not None:
         timed = is_timed(kind, fault)
         args = dict(fault, duration=data["duration"]) if timed else dict(fault)
-        if kind == "container":
+        if kind in ("container", "process"):
             args.setdefault("action", "kill")
         spec["lifecycle_fault"] = {"kind": kind, "module": module, "timed": timed, "args": args}
         if kind in ("network", "resource"):

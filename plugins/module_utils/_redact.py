@@ -201,3 +201,25 @@ def mask_in_module(module, probes):
     add, keep = no_log_values(probes)
     module.no_log_values.difference_update(keep)
     module.no_log_values.update(add)
+
+
+def redact_argv(argv):
+    """A command line (list of words) safe to show: the value of a secret-looking option (``--password x``,
+    ``--token=x``, ``-p`` is left alone), of a ``NAME=value`` word with a secret-looking name, and the
+    secret parts of URLs and Bearer/Basic credentials are masked."""
+    shown, mask_next = [], False
+    for word in argv:
+        word = str(word)
+        if mask_next:
+            shown.append(MASK)
+            mask_next = False
+            continue
+        name, sep, value = word.partition("=")
+        if sep and value and SECRET_NAME.search(name.lstrip("-")):
+            shown.append(name + sep + MASK)
+        elif word.startswith("--") and not sep and SECRET_NAME.search(word[2:]):
+            shown.append(word)
+            mask_next = True
+        else:
+            shown.append(redact_text(word))
+    return shown

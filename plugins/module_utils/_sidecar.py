@@ -27,13 +27,13 @@ from ._common import ChaosError
 from ._iptables import CHAIN_PREFIX
 from ._ledger import spawn_detached
 from ._stress import MARKER_VARIABLE
-from ._undo import marked_processes
 
 PROGRAM_PACKAGE = "sutazai_chaos_reaper"
 PASS_MARK = 0x5a43  # "ZC": set by a sidecar on the sockets it opens itself; our rules let them pass
 PORT_RANGE = (20000, 29999)
 START_TIMEOUT_SECONDS = 10.0
-GONE_ERRORS = r"No chain/target/match by that name|does a matching rule exist|doesn't exist|No such file"
+# iptables-legacy and iptables-nft word "already gone" differently ("Chain 'X' does not exist" is nft's)
+GONE_ERRORS = r"No chain/target/match by that name|does a matching rule exist|doesn't exist|does not exist|No such file"
 _LISTEN_STATE = {"tcp": "0A", "udp": "07"}
 
 
@@ -120,6 +120,14 @@ def new_marker():
     return os.urandom(8).hex()
 
 
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def start_sidecar(state_dir, container, program, config, marker, port, protocol):
     """Start ``program`` (one of our standard-library modules) in the container's network namespace, detached
     and marked; wait until it listens on ``port``. Returns the launcher's PID (its session)."""
@@ -132,7 +140,9 @@ def start_sidecar(state_dir, container, program, config, marker, port, protocol)
     while time.monotonic() < end:
         if listening(container["pid"], port, protocol):
             return launcher
-        if not marked_processes("%s=%s" % (MARKER_VARIABLE, marker)):
+        # The launcher's PID stays the sidecar's through every exec (its environment may read empty for an
+        # instant in between, so the marker is no test of life); a zombie or a missing PID is a failed start.
+        if not _alive(launcher):
             break
         time.sleep(0.05)
     raise ChaosError("the %s sidecar did not start listening on %s port %d in %s's network namespace within %.0f s "

@@ -20,13 +20,10 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._catalogue import (
     safe_mode_broken,
     validate,
 )
-from ansible_collections.sutazai.chaos.plugins.modules.container_chaos import OWN_SPEC as CONTAINER_SPEC
-from ansible_collections.sutazai.chaos.plugins.modules.network_chaos import OWN_SPEC as NETWORK_SPEC
-from ansible_collections.sutazai.chaos.plugins.modules.resource_stress import OWN_SPEC as STRESS_SPEC
+from ansible_collections.sutazai.chaos.plugins.action.chaos_experiment import FAULT_SPECS
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SHIPPED = sorted(glob.glob(os.path.join(REPO_ROOT, "experiments", "*.yml")))
-FAULT_SPECS = {"container_chaos": CONTAINER_SPEC, "network_chaos": NETWORK_SPEC, "resource_stress": STRESS_SPEC}
 
 
 def _local_inventory():
@@ -142,11 +139,12 @@ CASES = [
                  ["targets.select.mode: 'cout' is not one of all, one, count, percent (did you mean count?)"],
                  id="select-mode"),
     pytest.param(changed("dependency", ("fault.scenario", "api_timout")),
-                 ["fault.scenario: 'api_timout' is not one of database_down, api_timeout, service_unavailable, "
-                  "slow_dependency (did you mean api_timeout?)"], id="scenario-suggestion"),
+                 ["fault.scenario: 'api_timout' is not one of database_down, service_down, unavailable, "
+                  "service_unavailable, api_timeout, api_errors, slow_dependency, dns_failure (did you mean "
+                  "api_timeout?)"], id="scenario-suggestion"),
     # unknown kind, with the nearest kind
     pytest.param(changed("loss", ("kind", "netwrok")),
-                 ["kind: 'netwrok' is not one of container, network, resource, dependency, resilience "
+                 ["kind: 'netwrok' is not one of container, network, resource, process, http, dependency, resilience "
                   "(did you mean network?)"], id="kind-suggestion"),
     # required keys
     pytest.param(changed("pause", ("description", DELETE)), ["description: missing (required)"], id="no-description"),
@@ -375,7 +373,7 @@ def test_fault_spec_drops_the_runners_options(module):
 
 
 def test_container_fault_spec():
-    assert sorted(fault_spec(CONTAINER_SPEC)) == ["action", "kill_mode", "signal", "stop_timeout"]
+    assert sorted(fault_spec(FAULT_SPECS["container_chaos"])) == ["action", "kill_mode", "signal", "stop_timeout"]
 
 
 # --- run_spec ---------------------------------------------------------------------------------------------------

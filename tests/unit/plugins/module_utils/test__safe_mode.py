@@ -73,8 +73,10 @@ def test_limits_with_does_not_change_the_defaults():
 
 def test_default_limits():
     assert DEFAULT_LIMITS == {"max_targets": 1, "max_duration": 60, "max_loss_percent": 50, "max_cpu_load": 80,
-                              "max_cpu_workers": 2, "max_memory_percent": 50, "max_disk_fill_bytes": 256 * MIB}
-    assert sorted(FAULT_LIMITS) == ["container_chaos", "network_chaos", "resource_stress"]
+                              "max_cpu_workers": 2, "max_memory_percent": 50, "max_disk_fill_bytes": 256 * MIB,
+                              "max_error_percent": 50}
+    assert sorted(FAULT_LIMITS) == ["container_chaos", "custom_fault", "dns_chaos", "http_chaos", "network_chaos",
+                                    "process_chaos", "resource_stress"]
 
 
 # --- violations: within every limit -----------------------------------------------------------------------------
@@ -234,3 +236,22 @@ def test_limits_from_inventory_reads_only_the_known_variables():
     found = limits_from_inventory({"chaos_safe_mode_max_duration": "30", "chaos_safe_mode_max_typo": 1,
                                    "chaos_max_cpu_percent": 85})
     assert found == {"max_duration": "30"}
+
+
+@pytest.mark.parametrize("module, args, broken", [
+    ("process_chaos", {"action": "stop", "duration": 5, "process": {"name": "w"}}, []),
+    ("process_chaos", {"action": "kill", "allow_pid1": True}, ["allow_pid1 hits a container's main process"]),
+    ("process_chaos", {"action": "stop"}, ["a stop without duration does not revert by itself"]),
+    ("http_chaos", {"abort": {"status": 503}, "percent": 50, "duration": 5}, []),
+    ("http_chaos", {"abort": {"status": 503}, "duration": 5}, ["failing the matching requests for 100.0%"]),
+    ("http_chaos", {"delay_ms": 800, "duration": 5}, []),
+    ("dns_chaos", {"answer": "nxdomain", "percent": 80, "duration": 5}, ["wrong answers to the matching names"]),
+    ("dns_chaos", {"answer": "delay", "delay_ms": 300, "duration": 5}, []),
+    ("custom_fault", {"inject": ["/bin/true"], "undo": ["/bin/true"], "duration": 5},
+     ["a custom fault runs your own commands"]),
+])
+def test_application_faults_have_safe_mode_limits(module, args, broken):
+    found = violations(module, args)
+    assert len(found) == len(broken), found
+    for sentence, start in zip(found, broken):
+        assert start in sentence

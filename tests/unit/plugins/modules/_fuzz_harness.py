@@ -32,15 +32,17 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sutazai.chaos.plugins.module_utils import (_container, _docker, _fault, _ledger, _probes,
-                                                                    _stress, _undo)
+                                                                    _process, _stress, _undo)
 from ansible_collections.sutazai.chaos.plugins.modules import (chaos_audit_info, chaos_emergency_stop, chaos_guard,
                                                                chaos_ledger_info, chaos_rollback, container_chaos,
-                                                               health_probe, network_chaos, resource_stress)
+                                                               health_probe, network_chaos, process_chaos,
+                                                               resource_stress)
 
 MODULES = {
     "container_chaos": container_chaos, "network_chaos": network_chaos, "resource_stress": resource_stress,
     "health_probe": health_probe, "chaos_rollback": chaos_rollback, "chaos_ledger_info": chaos_ledger_info,
     "chaos_guard": chaos_guard, "chaos_emergency_stop": chaos_emergency_stop, "chaos_audit_info": chaos_audit_info,
+    "process_chaos": process_chaos,
 }
 # The engines the fake ``connect`` answers for; any other docker_host is "not answering", as for real.
 REACHABLE_DOCKER_HOSTS = ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
@@ -284,6 +286,18 @@ class Run:
         else:
             raise ProcessLookupError(pid)
 
+    @staticmethod
+    def container_processes(container_id):
+        """A fake container's processes: its main process (the fake engine's State.Pid), a worker, a server."""
+        main = 4000 + int(container_id[:2])
+        return [{"pid": pid, "ns_pid": ns_pid, "comm": argv[0], "cmdline": argv, "state": "S",
+                 "start_ticks": pid * 10, "ppid": main}
+                for pid, ns_pid, argv in ((main, 1, ["sh", "-c", "sleep 1000"]), (main + 100, 7, ["sleep", "1000"]),
+                                          (main + 200, 8, ["gunicorn", "--token", "x", "app:main"]))]
+
+    def send_signal(self, process, container_id, signum):
+        self.effects.append(("signal", process["pid"], signum))
+
     def docker_request(self, docker_host, method, path, tls=None, timeout=30):
         if method != "GET":
             self.effects.append(("docker_request", method, path))
@@ -324,6 +338,11 @@ class Run:
             enter(mock.patch.object(_stress, "cgroup_dirs", self.cgroup_dirs))
             enter(mock.patch.object(_undo, "docker_request", self.docker_request))
             enter(mock.patch.object(_container, "AFTER_KILL_WAIT_SECONDS", 0.0))
+            enter(mock.patch.object(_process, "container_processes", self.container_processes))
+            enter(mock.patch.object(_process, "in_cgroup_of", lambda pid, container_id: True))
+            enter(mock.patch.object(_process, "send_signal", self.send_signal))
+            enter(mock.patch.object(_process, "current_state", lambda process, container_id: "gone"))
+            enter(mock.patch.object(_process, "_wait", lambda predicate, seconds: predicate()))
             enter(mock.patch.object(os, "kill", self.kill))
             enter(mock.patch.object(resource_stress, "host_cpu_percent", _fake_cpu_percent))
             enter(mock.patch.object(chaos_guard, "host_cpu_percent", _fake_cpu_percent))

@@ -144,6 +144,17 @@ CONTAINER_CHAOS = module_args(dict(
     stop_timeout=maybe(INTS),
 ), required=("action",))
 
+PROCESS_CHAOS = module_args(dict(
+    DOCKER, **SELECTION, **LEDGER, **LIFETIME,
+    action=maybe(st.sampled_from(["kill", "stop", "restart", "pause", ""])),
+    state=maybe(st.sampled_from(["present", "absent", "stopped"])),
+    process=nested({"name": maybe(st.one_of(st.sampled_from(["sleep", "sh", "gunicorn", "*", "[", ""]), TEXT)),
+                    "pattern": maybe(st.one_of(REGEX, st.sampled_from(["^sleep", "app:main", ""]), TEXT))}),
+    signal=maybe(st.sampled_from(["SIGKILL", "TERM", "15", "SIGSTOP", "TSTP", "0", "SIGFOO", "", "SIGCONT"])),
+    restart_wait=maybe(FLOATS),
+    allow_pid1=maybe(st.booleans()),
+), required=("action",))
+
 PERCENT_OPTS = {"percent": maybe(PERCENT), "correlation": maybe(PERCENT)}
 NETWORK_CHAOS = module_args(dict(
     DOCKER, **SELECTION, **LEDGER, **LIFETIME,
@@ -281,6 +292,7 @@ MODULE_ARGS = {
     "container_chaos": CONTAINER_CHAOS, "network_chaos": NETWORK_CHAOS, "resource_stress": RESOURCE_STRESS,
     "health_probe": HEALTH_PROBE, "chaos_rollback": ROLLBACK, "chaos_ledger_info": LEDGER_INFO,
     "chaos_guard": CHAOS_GUARD, "chaos_emergency_stop": EMERGENCY_STOP, "chaos_audit_info": AUDIT_INFO,
+    "process_chaos": PROCESS_CHAOS,
 }
 
 
@@ -302,3 +314,4 @@ test_fuzz_chaos_ledger_info = _fuzz("chaos_ledger_info")
 test_fuzz_chaos_guard = _fuzz("chaos_guard")
 test_fuzz_chaos_emergency_stop = _fuzz("chaos_emergency_stop")
 test_fuzz_chaos_audit_info = _fuzz("chaos_audit_info")
+test_fuzz_process_chaos = _fuzz("process_chaos")
