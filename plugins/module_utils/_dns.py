@@ -20,8 +20,8 @@ import time
 
 from . import _dns_responder
 from ._common import NOTHING_CHANGED, ChaosError
-from ._sidecar import (GONE_ERRORS, free_port, listening, nat_chain, nat_install_commands, nat_remove_commands, netns_prefix,
-                       new_marker, redirect_rule, start_sidecar, undo_steps)
+from ._sidecar import (GONE_ERRORS, free_port, listening, nat_chain, nat_install_commands, nat_remove_commands,
+                       netns_prefix, new_marker, redirect_rule, start_sidecar, undo_steps)
 from ._targets import service_of
 
 KIND = "dns_chaos"
