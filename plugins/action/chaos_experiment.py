@@ -15,13 +15,15 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._catalogue import NA
 from ansible_collections.sutazai.chaos.plugins.module_utils._safe_mode import limits_from_inventory
 from ansible_collections.sutazai.chaos.plugins.modules.container_chaos import OWN_SPEC as CONTAINER_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.custom_fault import OWN_SPEC as CUSTOM_SPEC
+from ansible_collections.sutazai.chaos.plugins.modules.dns_chaos import OWN_SPEC as DNS_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.http_chaos import OWN_SPEC as HTTP_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.network_chaos import OWN_SPEC as NETWORK_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.process_chaos import OWN_SPEC as PROCESS_SPEC
 from ansible_collections.sutazai.chaos.plugins.modules.resource_stress import OWN_SPEC as STRESS_SPEC
 
 FAULT_SPECS = {"container_chaos": CONTAINER_SPEC, "network_chaos": NETWORK_SPEC, "resource_stress": STRESS_SPEC,
-               "process_chaos": PROCESS_SPEC, "http_chaos": HTTP_SPEC, "custom_fault": CUSTOM_SPEC}
+               "process_chaos": PROCESS_SPEC, "http_chaos": HTTP_SPEC, "custom_fault": CUSTOM_SPEC,
+               "dns_chaos": DNS_SPEC}
 # The catalogue shipped with the collection (experiments/ at its root, in a checkout or an installed copy).
 SHIPPED = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "experiments"))
 OPTIONS = frozenset(("experiment", "experiment_dir", "dependency_map", "health_checks", "protected_services",

@@ -83,7 +83,7 @@ BAD_FILES = {
     "percent": ("name: percent\ndescription: x\nkind: network\ntargets: {services: [redis]}\n"
                 "fault: {loss: {percent: 140}}\nduration: 5\n", "fault.loss.percent: 140 is above 100"),
     "kind": ("name: kind\ndescription: x\nkind: netwrk\ntargets: {services: [redis]}\n",
-             "kind: 'netwrk' is not one of container, network, resource, process, http, custom, dependency, resilience (did you mean network?)"),
+             "kind: 'netwrk' is not one of container, network, resource, process, http, dns, custom, dependency, resilience (did you mean network?)"),
     "unmapped": ("name: unmapped\ndescription: x\nkind: container\ntargets: {services: [rediss]}\n",
                  "targets.services[0]: rediss is not in the inventory's dependency map or health checks (did you mean redis?)"),
     "protected": ("name: protected\ndescription: x\nkind: container\ntargets: {services: [postgres]}\n",

@@ -144,7 +144,7 @@ CASES = [
                   "api_timeout?)"], id="scenario-suggestion"),
     # unknown kind, with the nearest kind
     pytest.param(changed("loss", ("kind", "netwrok")),
-                 ["kind: 'netwrok' is not one of container, network, resource, process, http, custom, dependency, resilience "
+                 ["kind: 'netwrok' is not one of container, network, resource, process, http, dns, custom, dependency, resilience "
                   "(did you mean network?)"], id="kind-suggestion"),
     # required keys
     pytest.param(changed("pause", ("description", DELETE)), ["description: missing (required)"], id="no-description"),

@@ -9,8 +9,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
-from ansible_collections.sutazai.chaos.plugins.module_utils._dependency import (DEMO_SCENARIOS, SCENARIOS,
-                                                                                 clients_of, dependency_scenario)
+from ansible_collections.sutazai.chaos.plugins.module_utils._dependency import (
+    DEMO_SCENARIOS,
+    SCENARIOS,
+    clients_of,
+    dependency_scenario,
+)
 
 SHOP = {"web": ["api"], "api": ["db", "cache"], "worker": ["db"], "db": [], "cache": []}
 

@@ -45,6 +45,9 @@ def test_a_sidecar_starts_listens_and_its_recorded_undo_ends_it(tmp_path):
         return proc.returncode, proc.stdout, proc.stderr
     outcomes = execute_undo(entry, run, state_dir)
     assert outcomes[-1].startswith("1 process(es) ended")
+    end = time.monotonic() + 5  # the socket goes with the process's exit, which the undo may see first
+    while _sidecar.listening(own["pid"], port, "tcp") and time.monotonic() < end:
+        time.sleep(0.02)
     assert not _sidecar.listening(own["pid"], port, "tcp")
     assert marked_processes("SUTAZAI_CHAOS_MARK=" + marker) == []
 
