@@ -25,6 +25,7 @@ INVENTORY_DIR="$REPO_ROOT/inventories/fleet"
 PACKAGES="openssh-server,python3,iproute2,iptables,stress-ng,procps,iputils-ping,libfaketime"
 
 # Runs as PID 1's child (docker --init reaps orphans): authorize the fleet key, make a host key, run sshd.
+# shellcheck disable=SC2016  # expanded by the host's shell, not here
 ENTRYPOINT_SCRIPT='set -eu
 install -d -m 0700 /root/.ssh /run/sshd
 printf "%s\n" "$FLEET_PUBKEY" > /root/.ssh/authorized_keys
