@@ -85,6 +85,10 @@ def is_clean(state):
     return not (state["chains"] or state["qdisc_ours"] or state["stress"] or state["reapers"] or state["active"])
 
 
+def clean_and_unflagged(state):
+    return is_clean(state) and not state["stop_flag"]
+
+
 def can_ping(source, address):
     """One ICMP echo from fleet host ``source`` to ``address`` (a fleet address), 1 s timeout."""
     return docker_exec(source, ["ping", "-n", "-c", "1", "-W", "1", address]).returncode == 0
@@ -222,9 +226,8 @@ def clean_fleet_after(hosts):
     kill_marked()
     dirty = {}
     for host in hosts:
-        state, _waited = wait_for(lambda h=host: (lambda s: s if is_clean(s) and not s["stop_flag"] else None)(
-            host_state(h)), timeout=5, interval=0.3)
-        if state is None:
+        clean, _waited = wait_for(lambda h=host: clean_and_unflagged(host_state(h)), timeout=5, interval=0.3)
+        if not clean:
             left = host_state(host)
             dirty[host] = {k: left[k] for k in ("chains", "qdisc_ours", "stress", "reapers", "stop_flag")}
             dirty[host]["active"] = [e["kind"] for e in left["active"]]

@@ -130,7 +130,7 @@ def test_reaper_undoes_faults_after_every_ssh_connection_closed(hosts, tmp_path)
     env = ansible_env(persist=False)  # no SSH master: every connection ends with its task
     proc, output = run_playbook(book, forks=len(hosts), env=env)
     assert proc.returncode == 0, failures(output)
-    assert not [p for p in marked_pids()], "an SSH connection or worker of the run is still alive"
+    assert not marked_pids(), "an SSH connection or worker of the run is still alive"
     faulted = {h: host_state(h) for h in hosts}
     for source, peer in peers_of(hosts):
         state = faulted[source]
