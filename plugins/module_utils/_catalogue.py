@@ -61,8 +61,8 @@ COMPOSITE_FAULTS = {
                    "override_protection": {"type": "bool"}, "dependency": {"type": "str"},
                    "port": {"type": "int", "min": 1, "max": 65535},
                    "error_percent": {"type": "float", "min": 0.1, "max": 100},
-                   "status": {"type": "int", "min": 100, "max": 599}, "delay_ms": {"type": "int", "min": 1,
-                                                                                  "max": 600000}},
+                   "status": {"type": "int", "min": 100, "max": 599},
+                   "delay_ms": {"type": "int", "min": 1, "max": 600000}},
     "resilience": {"test_type": {"type": "str", "required": True, "choices": list(RESILIENCE_TYPES)}},
 }
 # Ranges the modules' specs do not carry, by option name wherever it appears in a fault.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from conftest import active_entries, ledger_entries, state_of
-from test_run_experiment import playbook, result_paths, shop, shop_inventory  # noqa: F401 (shop is a fixture)
+from test_run_experiment import playbook, result_paths, shop, shop_inventory  # noqa: F401 (shop is a fixture)  # pylint: disable=unused-import
 
 
 def _run(shop, state_dir, tmp_path, scenario, *extra, inventory_vars=None):

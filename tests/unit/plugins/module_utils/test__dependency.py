@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._dependency import (DEMO_SCENARIOS, SCENARIOS,
-                                                                                 clients_of, dependency_scenario)
+                                                                                clients_of, dependency_scenario)
 
 SHOP = {"web": ["api"], "api": ["db", "cache"], "worker": ["db"], "db": [], "cache": []}
 
