@@ -115,8 +115,8 @@ def undo_custom(step, run_argv):
     rc, _out, err = run_argv(argv)
     if rc == 0:
         return "done (rc 0)"
-    raise LedgerError("custom undo %s failed (rc %s): %s" % (" ".join(step["argv"]), rc,
-                                                            (err or "").strip()[-500:]))
+    raise LedgerError("custom undo %s failed (rc %s): %s"
+                      % (" ".join(step["argv"]), rc, (err or "").strip()[-500:]))
 
 
 def check_custom_argv(argv, what="undo"):
