@@ -35,6 +35,12 @@ def run(argv, **kwargs):
     return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=False, **kwargs)
 
 
+def failed_msgs(stdout):
+    output = json.loads(stdout[stdout.find("{"):])
+    return {host: result.get("msg") for play in output["plays"] for task in play["tasks"]
+            for host, result in task["hosts"].items() if result.get("failed") or result.get("unreachable")}
+
+
 def fleet_names():
     out = run(["docker", "ps", "--filter", "label=sutazai.chaos.fleet=szf-fleet", "--format", "{{.Names}}"]).stdout
     return sorted(out.split())
@@ -54,7 +60,7 @@ def measure(count):
     inject = run([os.path.join(VENV, "ansible-playbook"), "-i", INVENTORY, "-f", str(count), book.name])
     os.unlink(book.name)
     if inject.returncode != 0:
-        raise SystemExit("injecting on the fleet failed:\n%s" % inject.stdout[-3000:])
+        raise SystemExit("injecting on the fleet failed: %s" % failed_msgs(inject.stdout))
     start = time.time()
     stop = run([os.path.join(VENV, "ansible-playbook"), os.path.join(ROOT, "playbooks", "emergency-stop.yml"),
                 "-i", INVENTORY, "-f", str(count)])
