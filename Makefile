@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv/bin
 
-.PHONY: bench help setup images stack stack-down stack-status monitoring monitoring-down demo test kernel-lab clean
+.PHONY: bench help setup images stack stack-down stack-status monitoring monitoring-down demo test kernel-lab clean fleet fleet-down
 
 help: ## list the targets
 	@echo "sutazai.chaos targets:"
@@ -26,6 +26,14 @@ stack-down: ## remove the demo stack's containers and network
 
 stack-status: ## show the demo stack's containers and health
 	scripts/stack.sh status
+
+N ?= 3
+
+fleet: ## N SSH hosts as containers (default N=3) and inventories/fleet/hosts.yml (scripts/fleet.sh)
+	scripts/fleet.sh up $(N)
+
+fleet-down: ## remove the fleet's hosts, network and generated inventory
+	scripts/fleet.sh down
 
 monitoring: ## local Prometheus (with monitoring/chaos-rules.yml) and Pushgateway on 127.0.0.1:9090/9091
 	scripts/monitoring.sh up

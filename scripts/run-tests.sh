@@ -8,7 +8,7 @@ set -uo pipefail
 LOG_PREFIX="test"
 cd "$REPO_ROOT" || exit 1
 
-read -r -a layers <<< "${TEST_LAYERS:-unit sanity lint build kernel-lab integration demo molecule}"
+read -r -a layers <<< "${TEST_LAYERS:-unit sanity lint build kernel-lab integration fleet demo molecule}"
 declare -A result seconds
 failed=0
 for layer in "${layers[@]}"; do

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -60,10 +61,22 @@ def tls_settings(params):
     }
 
 
+def missing_sdk_message(python=None, import_error=None):
+    """What to install when ``import docker`` failed: the package, for which interpreter, how."""
+    python = python or sys.executable
+    error = (import_error if import_error is not None else DOCKER_IMPORT_ERROR) or ""
+    last = (error.strip().splitlines() or ["ImportError"])[-1]
+    return ("the Docker SDK for Python (the `docker` package) is not installed for %s (Python %d.%d) on this host "
+            "(%s); container faults need it on the Docker host, not on the controller. Install it for that "
+            "interpreter: `apt-get install python3-docker` (Debian, Ubuntu), `dnf install python3-docker` (Fedora, "
+            "RHEL with EPEL) or `%s -m pip install docker`; or set ansible_python_interpreter to a Python that has "
+            "it. %s" % (python, sys.version_info[0], sys.version_info[1], last, python, NOTHING_CHANGED))
+
+
 def connect(params):
     """A connected ``docker.DockerClient``; raises ChaosError when the engine does not answer."""
     if not HAS_DOCKER:
-        raise ChaosError("the Docker SDK for Python is missing")
+        raise ChaosError(missing_sdk_message())
     tls_config = False
     tls = tls_settings(params)
     if tls:

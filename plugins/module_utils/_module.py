@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ._common import ChaosError
-from ._docker import DOCKER_IMPORT_ERROR, HAS_DOCKER
+from ._docker import DOCKER_IMPORT_ERROR, HAS_DOCKER, missing_sdk_message
 from ._ledger import LedgerError
 
 
@@ -27,7 +27,7 @@ def build_module(own_spec, *shared_specs, needs_docker=False, **kwargs):
         module.fail_json(msg="%s must be finite numbers (NaN and infinity mean nothing here). Nothing was changed."
                          % ", ".join(not_finite))
     if needs_docker and not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker") + " Nothing was changed.", exception=DOCKER_IMPORT_ERROR)
+        module.fail_json(msg=missing_sdk_message(), exception=DOCKER_IMPORT_ERROR)
     return module
 
 

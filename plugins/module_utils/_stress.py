@@ -220,10 +220,23 @@ def start_stress(state_dir, target, argv, marker):
                    b"stress-ng"]
         if running:
             return launcher  # the process group (and session) of the whole stress
-        if not _command(launcher):
+        if not _alive(launcher):
             break
         time.sleep(0.05)
     raise ChaosError("stress-ng did not start for %s (see %s/stress.log)" % (target.record["name"], state_dir))
+
+
+def _alive(pid):
+    """Whether the process exists and is no zombie.
+
+    Not "has a command line": while the launcher execs stress-ng its cmdline reads empty for a moment,
+    which on a busy host was taken for a dead launcher ("stress-ng did not start", seen on the fleet).
+    """
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _command(pid):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.sutazai.chaos.plugins.module_utils import _docker
+from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._docker import container_summary, inspect, list_containers
 from ansible_collections.sutazai.chaos.plugins.module_utils._targets import SERVICE_LABEL
 
@@ -40,3 +42,18 @@ def test_every_listed_and_inspected_container_has_a_service(engine):
     assert listed == {"shop-web-1": "web", "shop-cache-7f3a": "cache", "lonely": "lonely"}
     assert inspect(engine, engine.get("lonely").id)["service"] == "lonely"
     assert inspect(engine, "gone") is None
+
+
+def test_missing_sdk_says_what_to_install_for_which_python():
+    text = _docker.missing_sdk_message("/usr/bin/python3", "Traceback...\nModuleNotFoundError: No module named 'docker'")
+    assert "/usr/bin/python3" in text and "No module named 'docker'" in text
+    assert "apt-get install python3-docker" in text and "/usr/bin/python3 -m pip install docker" in text
+    assert text.endswith("Nothing was changed.")
+
+
+def test_connect_without_sdk_fails_with_the_install_hint(monkeypatch):
+    monkeypatch.setattr(_docker, "HAS_DOCKER", False)
+    monkeypatch.setattr(_docker, "DOCKER_IMPORT_ERROR", "ModuleNotFoundError: No module named 'docker'")
+    with pytest.raises(ChaosError) as caught:
+        _docker.connect({"docker_host": "unix:///var/run/docker.sock"})
+    assert "python3-docker" in caught.value.msg and "pip install docker" in caught.value.msg

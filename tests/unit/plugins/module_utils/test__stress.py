@@ -22,3 +22,20 @@ def test_target_record_carries_the_service(engine, name, compose_service, servic
 
 def test_host_target_has_no_service():
     assert StressTarget().record == {"id": "host", "name": "host"}
+
+
+def test_a_launcher_is_alive_while_it_runs_whatever_its_command_line():
+    """A process in the middle of exec has an empty cmdline for a moment: that is not a dead launcher."""
+    import os
+    import subprocess
+
+    from ansible_collections.sutazai.chaos.plugins.module_utils import _stress
+
+    assert _stress._alive(os.getpid())
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert not _stress._alive(child.pid)  # reaped: gone
+    zombie = subprocess.Popen(["true"])
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    assert not _stress._alive(zombie.pid)
+    zombie.wait()
