@@ -10,7 +10,7 @@ import math
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ._common import ChaosError
+from ._common import NOTHING_CHANGED, ChaosError
 from ._docker import DOCKER_IMPORT_ERROR, HAS_DOCKER, missing_sdk_message
 from ._ledger import LedgerError
 
@@ -59,3 +59,19 @@ def exit_or_fail(module, body):
     except LedgerError as exc:
         module.fail_json(msg="ledger: %s" % exc.msg)
     module.exit_json(**result)
+
+
+def inject_all(module, txn, inject, after, changed_only=False):
+    """Run ``inject()`` (a driver's inject over every target, returning its ``faults``); when it fails, roll back
+    what this call applied and say so. Returns the module's result, with a diff (target -> what it had before,
+    ``replaced``, and ``after``) in diff mode."""
+    try:
+        faults = inject()
+    except ChaosError as exc:
+        raise ChaosError("%s %s" % (exc.msg.replace(NOTHING_CHANGED, "").strip(), txn.rollback()))
+    result = dict(changed=any(f["changed"] for f in faults), faults=faults, experiment_id=txn.experiment_id)
+    if module._diff:
+        shown = [f for f in faults if f["changed"] or not changed_only]
+        result["diff"] = {"before": {f["target"]: f["replaced"] for f in shown},
+                          "after": {f["target"]: after for f in shown}}
+    return result

@@ -193,11 +193,11 @@ leftovers:
   elements: dict
 """
 
-from ..module_utils._common import NOTHING_CHANGED, ChaosError, new_experiment_id, validate_duration
+from ..module_utils._common import new_experiment_id, validate_duration
 from ..module_utils._dns import DnsChaos, validate
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect, list_containers
 from ..module_utils._fault import FAULT_LIFETIME_ARG_SPEC, LEDGER_ARG_SPEC, FaultTransaction
-from ..module_utils._module import build_module, exit_or_fail, run_argv_with
+from ..module_utils._module import build_module, exit_or_fail, inject_all, run_argv_with
 from ..module_utils._targets import SELECTION_ARG_SPEC, select_targets
 
 OWN_SPEC = dict(
@@ -241,15 +241,7 @@ def main():
                         leftovers=leftovers)
         if not module.check_mode:
             txn.refuse_if_stopped()
-        try:
-            faults = chaos.inject(containers)
-        except ChaosError as exc:
-            raise ChaosError("%s %s" % (exc.msg.replace(NOTHING_CHANGED, "").strip(), txn.rollback()))
-        result = dict(changed=any(f["changed"] for f in faults), faults=faults, experiment_id=txn.experiment_id)
-        if module._diff:
-            result["diff"] = {"before": {f["target"]: f["replaced"] for f in faults if f["changed"]},
-                              "after": {f["target"]: spec for f in faults if f["changed"]}}
-        return result
+        return inject_all(module, txn, lambda: chaos.inject(containers), spec, changed_only=True)
 
     exit_or_fail(module, body)
 

@@ -281,7 +281,7 @@ leftovers:
 from ..module_utils._common import NOTHING_CHANGED, ChaosError, new_experiment_id, validate_duration
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect, list_containers
 from ..module_utils._fault import FAULT_LIFETIME_ARG_SPEC, LEDGER_ARG_SPEC, FaultTransaction
-from ..module_utils._module import build_module, exit_or_fail, run_argv_with
+from ..module_utils._module import build_module, exit_or_fail, inject_all, run_argv_with
 from ..module_utils._network import NetworkChaos, Target, default_interface, netem_available, plan, resolve_peers
 from ..module_utils._targets import SELECTION_ARG_SPEC, select_targets
 
@@ -361,15 +361,7 @@ def main():
         params["fault"] = fault
         if not module.check_mode:
             txn.refuse_if_stopped()
-        try:
-            faults = chaos.inject(targets, decided, peers)
-        except ChaosError as exc:
-            raise ChaosError("%s %s" % (exc.msg.replace(NOTHING_CHANGED, "").strip(), txn.rollback()))
-        result = dict(changed=any(f["changed"] for f in faults), faults=faults, experiment_id=txn.experiment_id)
-        if module._diff:
-            result["diff"] = {"before": {f["target"]: f["replaced"] for f in faults},
-                              "after": {f["target"]: fault for f in faults}}
-        return result
+        return inject_all(module, txn, lambda: chaos.inject(targets, decided, peers), fault)
 
     exit_or_fail(module, body)
 
