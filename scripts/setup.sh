@@ -38,6 +38,7 @@ need prometheus     test -x /usr/bin/prometheus   # health_probe and monitoring 
 need prometheus-pushgateway test -x /usr/bin/prometheus-pushgateway   # chaos_metrics tests push to a real one
 need cron           command -v crontab   # ansible.builtin.cron (monkey schedules) needs crontab even in check mode
 need chromium       command -v chromium  # report tests open the HTML report in headless Chromium and read its screenshot back
+need openssh-client command -v ssh-keygen   # the fleet layer (scripts/fleet.sh) logs in to its SSH hosts
 need python3-venv   sh -c '/usr/bin/python3 -c "import ensurepip, venv" && ls /usr/share/python-wheels/pip-*.whl'
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! is_root; then
