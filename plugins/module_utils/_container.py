@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 from ._common import NOTHING_CHANGED, ChaosError
-from ._docker import APIError, inspect, list_containers, tls_settings
+from ._docker import APIError, NotFound, container_summary, inspect, list_containers, tls_settings
 from ._fault import FaultTransaction
 from ._targets import select_targets, service_of
 
@@ -133,7 +133,11 @@ class ContainerChaos:
         return results, report
 
     def _hit(self, container, kind, signum, already_held):
-        before = inspect(self.client, container["id"])
+        try:  # one engine call gives both the object to act on and the fresh state
+            docker_container = self.client.containers.get(container["id"])
+            before = container_summary(docker_container)
+        except NotFound:
+            before = None
         if before is None:
             raise ChaosError("container %s disappeared between selection and %s" % (container["name"], self.action))
         result = {
@@ -152,7 +156,6 @@ class ContainerChaos:
         target = {"id": container["id"], "name": container["name"], "compose_service": container["compose_service"],
                   "service": container["service"]}
         spec = {"action": self.action}
-        docker_container = self.client.containers.get(container["id"])
         if self.action in REVERSIBLE:
             _kind, engine_call, expect_state = REVERSIBLE[self.action]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import uuid
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
@@ -189,14 +188,14 @@ class NetworkChaos:
             elif tree_present:
                 apply_cmds.append(remove_command(target.device))
             if decided["iptables_loss"]:
-                chains = chain_names(uuid.uuid4().hex, ["egress"])
+                chains = chain_names(os.urandom(16).hex(), ["egress"])
                 apply_cmds += install_commands(chains, loss_rules(chains["egress"], decided["iptables_loss"],
                                                                   scope, spared), target.device)
                 undo += [target.undo_step(c, "iptables") for c in remove_commands(chains, target.device)]
             partition = spec.get("partition")
             if partition:
                 directions = ["ingress", "egress"] if partition["direction"] == "both" else [partition["direction"]]
-                chains = chain_names(uuid.uuid4().hex, directions)
+                chains = chain_names(os.urandom(16).hex(), directions)
                 rules = partition_rules(chains, peers, partition.get("ports"), partition["protocol"],
                                         partition["action"], spared)
                 apply_cmds += install_commands(chains, rules, target.device)
