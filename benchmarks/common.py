@@ -89,3 +89,31 @@ def table(header, rows):
 def log(text):
     sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), text))
     sys.stderr.flush()
+
+
+class state_folder:
+    """A fresh ledger folder; on exit, waits (up to 5 s) for a reaper still watching it to end, then removes it."""
+
+    def __init__(self, prefix="szb-state-"):
+        import tempfile
+
+        self.path = tempfile.mkdtemp(prefix=prefix)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        import fcntl
+        import shutil
+
+        end = time.monotonic() + 5.0
+        lock = os.path.join(self.path, "reaper.lock")
+        while os.path.exists(lock) and time.monotonic() < end:
+            with open(lock) as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False

@@ -27,7 +27,7 @@ import urllib.request
 
 import docker
 
-from common import ENV, IMAGE, ROOT, VENV_BIN, log, ratio, table
+from common import ENV, IMAGE, ROOT, VENV_BIN, log, ratio, state_folder, table
 
 CTK_VERSION = "1.19.0"
 CTK_VENV = os.path.join(ROOT, ".cache", "bench", "ctk-venv")
@@ -197,7 +197,7 @@ def run():
     prefix = "szb-%s-" % os.urandom(3).hex()
     peer = Peer(client, prefix)
     try:
-        with tempfile.TemporaryDirectory(prefix="szb-peer-") as state_dir:
+        with state_folder("szb-peer-") as state_dir:
             timing = kill_and_recover(chaos, peer, state_dir)
             log("peer: kill and recover %s" % timing)
             left = interrupts(chaos, peer, state_dir)

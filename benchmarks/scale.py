@@ -19,7 +19,7 @@ import time
 
 import docker
 
-from common import IMAGE, log, module_bare, peak_rss_of, ratio, table, PYTHON
+from common import IMAGE, PYTHON, log, module_bare, peak_rss_of, ratio, state_folder, table
 
 SIZES = (10, 50, 200)
 PREFIX = "szb-%s-" % os.urandom(3).hex()
@@ -105,7 +105,7 @@ def run(sizes=SIZES):
     try:
         for size in sizes:
             group = containers[:size]
-            with tempfile.TemporaryDirectory(prefix="szb-ledger-") as state_dir:
+            with state_folder("szb-ledger-") as state_dir:
                 bare_on, bare_off = bare_pause(client, size)
                 inject, revert, rss = one_kind(
                     "container_chaos", {"action": "pause"}, state_dir, size,
