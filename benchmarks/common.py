@@ -52,7 +52,17 @@ def module_bare(name, args, env=None):
         result = json.loads(text.strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise RuntimeError("%s gave no JSON result: %s %s" % (name, text[-2000:], errors[-2000:]))
+    _LAST_USAGE[:] = [usage]
     return elapsed, result, usage.ru_maxrss / 1024.0
+
+
+_LAST_USAGE = [None]
+
+
+def last_cpu_seconds():
+    """User + system CPU seconds of the last module_bare process."""
+    usage = _LAST_USAGE[0]
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_of(argv, env=None):
