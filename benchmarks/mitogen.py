@@ -147,12 +147,12 @@ def run():
 
 def render(checks, timings):
     out = table(["check (Mitogen %s, ansible-core from .venv, localhost)" % MITOGEN_VERSION, "outcome"], checks)
-    base, base_noop = timings["linear"][0], timings["linear noop"][0]
+    base = timings["linear"][0]
     out += ["", "Timings on the copy with absolute imports, pipelining on, medians of %d:" % RUNS, ""]
+    strategies = ("linear", "mitogen_linear", "mitogen_free")
     out += table(["strategy", "one-fault playbook s", "ratio to linear", "no-op playbook s", "fault above no-op s"],
                  [(s, "%.2f" % timings[s][0], ratio(timings[s][0], base), "%.2f" % timings[s + " noop"][0],
-                   "%+.2f" % (timings[s][0] - timings[s + " noop"][0])) for s in ("linear", "mitogen_linear",
-                                                                                "mitogen_free")])
+                   "%+.2f" % (timings[s][0] - timings[s + " noop"][0])) for s in strategies])
     return out
 
 

@@ -179,67 +179,81 @@ def docker_lock():
     return handle
 
 
-def section(title, intro, body):
+def section(title, intro, run_and_render):
+    """A section's lines; a section that fails says so (and why) instead of ending the whole run."""
+    scale.log(title)
+    try:
+        body = run_and_render()
+    except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others' figures
+        body = ["**Not measured in this run: the section failed (%s: %s).**" % (type(exc).__name__, str(exc)[:500])]
     return ["", "## " + title, ""] + ([intro, ""] if intro else []) + body
+
+
+def write(header, out):
+    text = "\n".join(header + out) + "\n"
+    with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "w") as handle:
+        handle.write(text)
+    return text
+
+
+def scale_section(sizes):
+    lock = docker_lock()
+    try:
+        return scale.render(*scale.run(sizes))
+    finally:
+        if lock:
+            lock.close()
 
 
 def main():
     quick = "--quick" in sys.argv[1:]
     started = time.monotonic()
     load_before = os.getloadavg()
-    out = []
-    scale.log("base rows")
-    out += section("Module calls against the engine, the reaper, the emergency stop on localhost, selection",
-                   "Ad-hoc tasks (`ansible localhost -m ...`): every figure includes Ansible's start-up per task.",
-                   base_rows())
-    scale.log("floors")
-    out += section("A one-fault playbook against Ansible's own floor; module vs raw call per fault kind",
-                   "\"Module's own\" is the module in a plain Python process (benchmarks/modrun.py: its imports,"
-                   " engine or kernel calls and ledger, no Ansible task machinery); \"ad hoc\" adds Ansible's"
-                   " per-task start-up.", floors.render(*floors.run()))
-    out += section("Ledger cost of one call over N targets, one by one vs batched (no engine)",
-                   "Each ledger write rewrites the whole ledger under its lock, so one write per target made a call"
-                   " over N targets quadratic; FaultTransaction.apply_many (this run's code) records all, applies,"
-                   " and marks all applied in two writes. \"one by one\" is the old path (apply per fault).",
-                   ledger_batch.render(ledger_batch.run()))
     sizes = (10, 50) if quick else scale.SIZES
-    lock = docker_lock()
-    try:
-        scale.log("scale %s" % (sizes,))
-        out += section("Scale in one call: %s containers selected by one label" % ", ".join(map(str, sizes)),
-                       "Each module in a plain Python process (its own work, no Ansible start-up); inject with"
-                       " duration 600, then state=absent; every inject and revert checked on the engine or in the"
-                       " container's network namespace or process table.", scale.render(*scale.run(sizes)))
-    finally:
-        if lock:
-            lock.close()
-    scale.log("mttr")
-    out += section("MTTR accuracy and probe overhead", None, mttr.render(*mttr.run()))
-    scale.log("peer")
-    out += section("Chaos Toolkit side by side", "benchmarks/peer.py; experiments in benchmarks/peer/.",
-                   peer.render(*peer.run()))
-    scale.log("profile")
-    out += section("Profile of one container_chaos task, before and after this branch",
-                   "benchmarks/task_profile.py; before = commit %s (main when the work started)."
-                   % task_profile.BASELINE_COMMIT, task_profile.render(*task_profile.run()))
-    if not quick:
-        scale.log("mitogen")
-        out += section("Mitogen", "benchmarks/mitogen.py.", mitogen.render(*mitogen.run()))
-    header = ["# Benchmarks", "",
-              "Run `make bench` (`.venv/bin/python benchmarks/run.py%s`) on %s, %s, %d CPUs; %s; %.0f s in all." % (
-                  " --quick" if quick else "", platform.node(), platform.platform(), os.cpu_count(),
-                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.monotonic() - started),
-              "Machine load (1-minute average) at the start %.1f and at the end %.1f: other helpers' tests shared the"
-              " machine and the Docker engine, so absolute times are inflated; ratios are against baselines measured"
-              " in the same run. Medians unless a row says otherwise; figures are for reading, never asserted."
-              % (load_before[0], os.getloadavg()[0]),
-              "", "Not measured here: emergency stop and Mitogen over 1, 5 and 20 SSH hosts (they need the SSH fleet"
-              " of issue 13, deliverables 1-4, built on another branch)."]
-    text = "\n".join(header + out) + "\n"
-    with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "w") as handle:
-        handle.write(text)
-    print(text)
 
+    def header(done):
+        return ["# Benchmarks", "",
+                "Run `make bench` (`.venv/bin/python benchmarks/run.py%s`) on %s, %s, %d CPUs; %s; %.0f s in all%s." % (
+                    " --quick" if quick else "", platform.node(), platform.platform(), os.cpu_count(),
+                    time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.monotonic() - started,
+                    "" if done else " so far (the run had not finished when this was written)"),
+                "Machine load (1-minute average) at the start %.1f and when this was written %.1f: other helpers'"
+                " tests shared the machine and the Docker engine, so absolute times are inflated; ratios are against"
+                " baselines measured in the same run. Medians unless a row says otherwise; figures are for reading,"
+                " never asserted." % (load_before[0], os.getloadavg()[0]),
+                "", "Not measured here: emergency stop and Mitogen over 1, 5 and 20 SSH hosts (they need the SSH"
+                " fleet of issue 13, deliverables 1-4, built on another branch)."]
+
+    sections = [
+        ("Module calls against the engine, the reaper, the emergency stop on localhost, selection",
+         "Ad-hoc tasks (`ansible localhost -m ...`): every figure includes Ansible's start-up per task.", base_rows),
+        ("A one-fault playbook against Ansible's own floor; module vs raw call per fault kind",
+         "\"Module's own\" is the module in a plain Python process (benchmarks/modrun.py: its imports, engine or"
+         " kernel calls and ledger, no Ansible task machinery); \"ad hoc\" adds Ansible's per-task start-up.",
+         lambda: floors.render(*floors.run())),
+        ("Ledger cost of one call over N targets, one by one vs batched (no engine)",
+         "Each ledger write rewrites the whole ledger under its lock, so one write per target made a call over N"
+         " targets quadratic; FaultTransaction.apply_many (this run's code) records all, applies, and marks all"
+         " applied in two writes. \"one by one\" is the old path (apply per fault).",
+         lambda: ledger_batch.render(ledger_batch.run())),
+        ("MTTR accuracy and probe overhead", None, lambda: mttr.render(*mttr.run())),
+        ("Chaos Toolkit side by side", "benchmarks/peer.py; experiments in benchmarks/peer/.",
+         lambda: peer.render(*peer.run())),
+        ("Profile of one container_chaos task, before and after this branch",
+         "benchmarks/task_profile.py; before = commit %s (main when the work started)." % task_profile.BASELINE_COMMIT,
+         lambda: task_profile.render(*task_profile.run())),
+    ]
+    if not quick:
+        sections.append(("Mitogen", "benchmarks/mitogen.py.", lambda: mitogen.render(*mitogen.run())))
+    sections.append(("Scale in one call: %s containers selected by one label" % ", ".join(map(str, sizes)),
+                     "Each module in a plain Python process (its own work, no Ansible start-up); inject with"
+                     " duration 600, then state=absent; every inject and revert checked on the engine, in the"
+                     " containers' network namespaces or in the process table.", lambda: scale_section(sizes)))
+    out = []
+    for title, intro, body in sections:
+        out += section(title, intro, body)
+        write(header(False), out)
+    print(write(header(True), out))
 
 if __name__ == "__main__":
     main()
