@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The plain-bash baseline of the kill-and-recover comparison: crash, then poll every 0.1 s until it answers.
 # usage: kill-and-recover.sh CONTAINER URL      (prints the recovery seconds)
 set -euo pipefail
