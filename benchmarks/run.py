@@ -255,5 +255,6 @@ def main():
         write(header(False), out)
     print(write(header(True), out))
 
+
 if __name__ == "__main__":
     main()
