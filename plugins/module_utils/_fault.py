@@ -83,8 +83,8 @@ class FaultTransaction:
         All entries are recorded in one ledger write before the first action runs, and marked applied in one
         write after the last, so N targets cost two ledger writes instead of 2N (each write rewrites the whole
         ledger, which made one call over many targets quadratic). Each fault's duration counts from the moment
-        its own action returned. When an action fails, its undo runs, the faults not yet tried are dropped from
-        the ledger (they were never applied), the ones applied stay in ``self.applied`` for ``rollback()``, and
+        its own action returned. When an action fails, its undo runs, the faults not yet tried are marked
+        ``not_applied`` (they never were), the ones applied stay in ``self.applied`` for ``rollback()``, and
         the error is raised.
         """
         if not faults:
@@ -170,10 +170,17 @@ class FaultTransaction:
 
 
 def _drop_entries(ledger, ids):
-    """Remove entries that were recorded but never applied (a batch stopped before reaching them)."""
+    """Entries recorded but never applied (a batch stopped before reaching them) end as ``not_applied``.
+
+    They stay in the file, no longer active: an active entry that vanished from the file would look lost to a
+    running reaper, which puts such entries back.
+    """
     if ids:
         with ledger.locked() as entries:
-            entries[:] = [e for e in entries if e["id"] not in ids]
+            for entry in entries:
+                if entry["id"] in ids:
+                    entry.update(state="not_applied", applying=False, reverted_at=time.time(),
+                                 reverted_by="never-applied")
 
 
 def _describe(entry):

@@ -72,7 +72,7 @@ def test_many_faults_cost_two_ledger_writes_and_each_is_recorded_first(tmp_path,
     assert sum(1 for _line in open(txn.ledger.audit_path)) == 20  # one inject line each
 
 
-def test_a_failure_undoes_that_fault_drops_the_untried_and_keeps_the_applied_for_rollback(tmp_path):
+def test_a_failure_undoes_that_fault_retires_the_untried_and_keeps_the_applied_for_rollback(tmp_path):
     runner = FakeRunner()
     txn = FaultTransaction(str(tmp_path / "state"), "exp-1", runner)
     log = []
@@ -82,7 +82,9 @@ def test_a_failure_undoes_that_fault_drops_the_untried_and_keeps_the_applied_for
     assert [name for name, _recorded, _applying in log] == ["c0", "c1", "c2"]  # c3 and c4 never tried
     assert [a[4] for a in runner.calls] == ["c2"]  # the failed fault's own undo ran
     everything = {e["target"]["name"]: e for e in txn.ledger.entries(active_only=False)}
-    assert set(everything) == {"c0", "c1", "c2"}  # the untried ones are gone: they were never applied
+    # the untried ones stay in the file, no longer active (a reaper would restore an active entry that vanished)
+    assert {n: e["state"] for n, e in everything.items() if n in ("c3", "c4")} == {"c3": "not_applied",
+                                                                                 "c4": "not_applied"}
     assert everything["c2"]["state"] == "reverted"
     assert [e["target"]["name"] for e in txn.applied] == ["c0", "c1"]
     assert not everything["c0"]["applying"] and not everything["c1"]["applying"]
@@ -101,3 +103,21 @@ def test_single_apply_is_a_batch_of_one(tmp_path, saves):
 def test_an_empty_batch_writes_nothing(tmp_path, saves):
     assert FaultTransaction(str(tmp_path / "state"), "exp-1").apply_many([]) == []
     assert saves == []
+
+
+def test_a_running_reaper_does_not_bring_back_the_untried(tmp_path):
+    """The reaper restores active entries that vanish from the file; the untried ones must not look like that."""
+    txn = FaultTransaction(str(tmp_path / "state"), "exp-1", FakeRunner())
+    faults = [_fault_for(i, [], txn.ledger, fail=i == 1) for i in range(4)]
+    known = {}
+    real_action = faults[0][5]
+
+    def first_action():
+        known.update({e["id"]: e for e in txn.ledger.entries()})  # what a reaper polling now would remember
+        return real_action()
+    faults[0] = faults[0][:5] + (first_action,)
+    with pytest.raises(OSError):
+        txn.apply_many(faults)
+    assert len(known) == 4
+    assert _ledger._restore_lost(txn.ledger, known) == []
+    assert {e["target"]["name"] for e in txn.ledger.entries()} == {"c0"}  # only the applied one is active
