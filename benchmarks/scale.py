@@ -83,7 +83,11 @@ def bare_pause(client, size):
 def one_kind(name, inject_args, state_dir, size, verify_on, verify_off):
     args = dict(selection(size), state_dir=state_dir, duration=600, **inject_args)
     inject, result, rss = module_bare(name, args)
-    check(not result.get("failed"), "%s inject failed at %d: %s" % (name, size, result.get("msg")))
+    if result.get("failed"):  # recorded as a row; state=absent below still cleans up whatever is left
+        module_bare(name, dict(selection(size), state_dir=state_dir, state="absent", **{
+            k: v for k, v in inject_args.items() if k == "action"}))
+        check(verify_off(), "%s at %d: something is left after a failed inject and state=absent" % (name, size))
+        return "failed after %.1f s: %s" % (inject, str(result.get("msg"))[:160]), None, rss
     check(verify_on(), "%s at %d: the fault is not in place on every target" % (name, size))
     absent = dict(selection(size), state_dir=state_dir, state="absent", **{
         k: v for k, v in inject_args.items() if k == "action"})
@@ -126,7 +130,7 @@ def run(sizes=SIZES):
                     lambda: _settled(lambda: stress_processes(state_dir) <= before))
                 rows.append(("resource_stress cpu 1 %", size, inject, revert, None, None))
                 memory.append(("resource_stress", size, rss))
-                log("scale: stress at %d: inject %.2f s, revert %.2f s" % (size, inject, revert))
+                log("scale: stress at %d: inject %s, revert %s" % (size, inject, revert))
     finally:
         remove_containers(client)
         log("scale: containers removed")
@@ -147,7 +151,8 @@ def _settled(predicate, seconds=5.0):
 def render(rows, memory, notes):
     out = table(["fault", "targets", "inject s", "per target ms", "revert s", "per target ms",
                  "raw engine pause / unpause s", "inject ratio to raw"],
-                [(what, n, "%.2f" % inj, "%.1f" % (1000 * inj / n), "%.2f" % rev, "%.1f" % (1000 * rev / n),
+                [(what, n, inj, "-", "-", "-", "-", "-") if isinstance(inj, str) else
+                 (what, n, "%.2f" % inj, "%.1f" % (1000 * inj / n), "%.2f" % rev, "%.1f" % (1000 * rev / n),
                   "%.2f / %.2f" % (bon, boff) if bon is not None else "-", ratio(inj, bon) if bon else "-")
                  for what, n, inj, rev, bon, boff in rows])
     out += ["", "Peak memory (max RSS) of the module process:", ""]
