@@ -83,8 +83,8 @@ def test_a_failure_undoes_that_fault_retires_the_untried_and_keeps_the_applied_f
     assert [a[4] for a in runner.calls] == ["c2"]  # the failed fault's own undo ran
     everything = {e["target"]["name"]: e for e in txn.ledger.entries(active_only=False)}
     # the untried ones stay in the file, no longer active (a reaper would restore an active entry that vanished)
-    assert {n: e["state"] for n, e in everything.items() if n in ("c3", "c4")} == {"c3": "not_applied",
-                                                                                 "c4": "not_applied"}
+    untried = {name: entry["state"] for name, entry in everything.items() if name in ("c3", "c4")}
+    assert untried == {"c3": "not_applied", "c4": "not_applied"}
     assert everything["c2"]["state"] == "reverted"
     assert [e["target"]["name"] for e in txn.applied] == ["c0", "c1"]
     assert not everything["c0"]["applying"] and not everything["c1"]["applying"]
