@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 
 
 class ChaosError(Exception):
@@ -25,7 +25,8 @@ ADHOC_PREFIX = "adhoc-"
 
 def new_experiment_id():
     """The id of a fault injected without an experiment_id."""
-    return "%s%s-%s" % (ADHOC_PREFIX, time.strftime("%Y%m%dT%H%M%S"), uuid.uuid4().hex[:6])
+    # os.urandom, not uuid: importing uuid (and platform with it) cost about 15 ms per task
+    return "%s%s-%s" % (ADHOC_PREFIX, time.strftime("%Y%m%dT%H%M%S"), os.urandom(3).hex())
 
 
 def validate_duration(duration, max_duration, required=False, what="duration"):

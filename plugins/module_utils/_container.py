@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 from ._common import NOTHING_CHANGED, ChaosError
-from ._docker import APIError, inspect, list_containers, tls_settings
+from ._docker import APIError, NotFound, container_summary, inspect, list_containers, tls_settings
 from ._fault import FaultTransaction
 from ._targets import select_targets, service_of
 
@@ -113,10 +113,19 @@ class ContainerChaos:
         selected, report = select_targets(containers, self.params, states=CANDIDATE_STATES[self.action])
         for container in selected:  # before anything changes
             self.txn.check_conflict(held.get(container["id"]), same_spec=True)
-        results = []
+        results, pending = [], []
         try:
             for container in selected:
-                results.append(self._hit(container, kind, signum, container["id"] in held))
+                result, fault = self._hit(container, kind, signum, container["id"] in held)
+                results.append(result)
+                if fault:
+                    pending.append((result, fault))
+            # Pauses and stops: recorded together, applied one by one, marked applied together (apply_many).
+            applied = self.txn.apply_many([fault for _result, fault in pending])
+            for (result, _fault), (entry, _ignored) in zip(pending, applied):
+                after = inspect(self.client, result["id"])
+                result.update(entry_id=entry["id"], deadline=entry["deadline"],
+                              state_after=after["status"] if after else "removed")
         except (APIError, OSError, ChaosError) as exc:
             undone = self.txn.rollback()
             message = exc.msg if isinstance(exc, ChaosError) else str(exc)
@@ -124,7 +133,11 @@ class ContainerChaos:
         return results, report
 
     def _hit(self, container, kind, signum, already_held):
-        before = inspect(self.client, container["id"])
+        try:  # one engine call gives both the object to act on and the fresh state
+            docker_container = self.client.containers.get(container["id"])
+            before = container_summary(docker_container)
+        except NotFound:
+            before = None
         if before is None:
             raise ChaosError("container %s disappeared between selection and %s" % (container["name"], self.action))
         result = {
@@ -135,24 +148,26 @@ class ContainerChaos:
         if already_held:
             result.update(state_after=before["status"], note="already %s by this collection" % (
                 "paused" if self.action == "pause" else "stopped"))
-            return result
+            return result, None
         if self.check_mode:
             result["state_after"] = {"pause": "paused", "stop": "exited", "kill": "restarting or exited",
                                      "restart": "running"}[self.action]
-            return result
+            return result, None
         target = {"id": container["id"], "name": container["name"], "compose_service": container["compose_service"],
                   "service": container["service"]}
         spec = {"action": self.action}
-        docker_container = self.client.containers.get(container["id"])
-        result["injected_at"] = time.time()  # when the fault itself started, for MTTR (not the task's start)
         if self.action in REVERSIBLE:
             _kind, engine_call, expect_state = REVERSIBLE[self.action]
-            action = docker_container.pause if self.action == "pause" else \
-                (lambda: docker_container.stop(timeout=self.params["stop_timeout"]))
-            entry, _ignored = self.txn.apply(kind, target, spec, [self._undo_step(container, engine_call, expect_state)],
-                                             self.params["duration"], action)
-            result.update(entry_id=entry["id"], deadline=entry["deadline"])
-        elif self.action == "restart":
+
+            def action():
+                result["injected_at"] = time.time()  # when the fault itself started, for MTTR
+                if self.action == "pause":
+                    return docker_container.pause()
+                return docker_container.stop(timeout=self.params["stop_timeout"])
+            return result, (kind, target, spec, [self._undo_step(container, engine_call, expect_state)],
+                            self.params["duration"], action)
+        result["injected_at"] = time.time()  # when the fault itself started, for MTTR (not the task's start)
+        if self.action == "restart":
             docker_container.restart(timeout=self.params["stop_timeout"])
             self.txn.record_irreversible(kind, target, spec)
         else:
@@ -164,10 +179,10 @@ class ContainerChaos:
             self.txn.record_irreversible(kind, target, spec)
             after = _wait_for_crash(self.client, before, AFTER_KILL_WAIT_SECONDS)
             result["state_after"] = after["status"] if after else "removed"
-            return result
+            return result, None
         after = inspect(self.client, container["id"])
         result["state_after"] = after["status"] if after else "removed"
-        return result
+        return result, None
 
     def absent(self):
         """Undo this module's pause/stop entries for the selected containers (idempotent)."""

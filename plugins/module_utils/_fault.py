@@ -16,8 +16,8 @@ from ._common import ADHOC_PREFIX, NOTHING_CHANGED, ChaosError
 import os
 import time
 
-from ._ledger import (DEFAULT_STATE_DIR, Ledger, LedgerError, ensure_reaper, execute_undo, mark_applied, new_entry,
-                      revert_entries, update_entry)
+from ._ledger import (DEFAULT_STATE_DIR, Ledger, LedgerError, ensure_reaper, execute_undo, new_entry, revert_entries,
+                      update_entry)
 
 LEDGER_ARG_SPEC = dict(
     state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
@@ -75,20 +75,58 @@ class FaultTransaction:
 
     def apply(self, kind, target, spec, undo, duration, action):
         """Record, then run ``action()``; on failure run the undo of this entry and re-raise."""
-        entry = new_entry(self.experiment_id, kind, target, spec, undo, duration)
-        with self.ledger.locked() as entries:
-            entries.append(entry)
-        if duration and not self.reaper_started:
+        return self.apply_many([(kind, target, spec, undo, duration, action)])[0]
+
+    def apply_many(self, faults):
+        """Apply several faults ``(kind, target, spec, undo, duration, action)``; returns ``[(entry, result)]``.
+
+        All entries are recorded in one ledger write before the first action runs, and marked applied in one
+        write after the last, so N targets cost two ledger writes instead of 2N (each write rewrites the whole
+        ledger, which made one call over many targets quadratic). Each fault's duration counts from the moment
+        its own action returned. When an action fails, its undo runs, the faults not yet tried are marked
+        ``not_applied`` (they never were), the ones applied stay in ``self.applied`` for ``rollback()``, and
+        the error is raised.
+        """
+        if not faults:
+            return []
+        entries = [new_entry(self.experiment_id, kind, target, spec, undo, duration)
+                   for kind, target, spec, undo, duration, _action in faults]
+        with self.ledger.locked() as recorded:
+            recorded.extend(entries)
+        if any(fault[4] for fault in faults) and not self.reaper_started:
             self.reaper_started = ensure_reaper(self.ledger.state_dir) or True
+        done = []
         try:
-            result = action()
+            for entry, fault in zip(entries, faults):
+                result = fault[5]()
+                done.append((entry, result, entry["deadline"] and time.time() + fault[4]))
         except Exception:
-            revert_entries(self.ledger, lambda e: e["id"] == entry["id"], "inject-failed", self.run_argv)
+            failed = entries[len(done)]
+            revert_entries(self.ledger, lambda e: e["id"] == failed["id"], "inject-failed", self.run_argv)
+            _drop_entries(self.ledger, {e["id"] for e in entries[len(done) + 1:]})
+            self._mark_applied(done)
             raise
-        entry = mark_applied(self.ledger, entry["id"], duration) or entry
-        self.ledger.audit("inject", entry, deadline=entry["deadline"])
-        self.applied.append(entry)
-        return entry, result
+        return self._mark_applied(done)
+
+    def _mark_applied(self, done):
+        """One ledger write: these faults are in place, with their deadlines; audit and remember them."""
+        deadlines = {entry["id"]: deadline for entry, _result, deadline in done}
+        marked = {}
+        if deadlines:
+            with self.ledger.locked() as entries:
+                for entry in entries:
+                    if entry["id"] in deadlines:
+                        entry["applying"] = False
+                        if deadlines[entry["id"]]:
+                            entry["deadline"] = deadlines[entry["id"]]
+                        marked[entry["id"]] = dict(entry)
+        applied = []
+        for entry, result, _deadline in done:
+            entry = marked.get(entry["id"], entry)
+            self.ledger.audit("inject", entry, deadline=entry["deadline"])
+            self.applied.append(entry)
+            applied.append((entry, result))
+        return applied
 
     def claim(self, entry):
         """Keep the reaper off an entry this module is about to replace (until ``retire``)."""
@@ -129,6 +167,20 @@ class FaultTransaction:
         if failed:
             text += " NOT undone (the reaper retries): %s." % ", ".join(_describe(e) for e in failed)
         return text
+
+
+def _drop_entries(ledger, ids):
+    """Entries recorded but never applied (a batch stopped before reaching them) end as ``not_applied``.
+
+    They stay in the file, no longer active: an active entry that vanished from the file would look lost to a
+    running reaper, which puts such entries back.
+    """
+    if ids:
+        with ledger.locked() as entries:
+            for entry in entries:
+                if entry["id"] in ids:
+                    entry.update(state="not_applied", applying=False, reverted_at=time.time(),
+                                 reverted_by="never-applied")
 
 
 def _describe(entry):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import uuid
 
 from ._common import NOTHING_CHANGED, ChaosError
 from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
@@ -189,14 +188,14 @@ class NetworkChaos:
             elif tree_present:
                 apply_cmds.append(remove_command(target.device))
             if decided["iptables_loss"]:
-                chains = chain_names(uuid.uuid4().hex, ["egress"])
+                chains = chain_names(os.urandom(16).hex(), ["egress"])
                 apply_cmds += install_commands(chains, loss_rules(chains["egress"], decided["iptables_loss"],
                                                                   scope, spared), target.device)
                 undo += [target.undo_step(c, "iptables") for c in remove_commands(chains, target.device)]
             partition = spec.get("partition")
             if partition:
                 directions = ["ingress", "egress"] if partition["direction"] == "both" else [partition["direction"]]
-                chains = chain_names(uuid.uuid4().hex, directions)
+                chains = chain_names(os.urandom(16).hex(), directions)
                 rules = partition_rules(chains, peers, partition.get("ports"), partition["protocol"],
                                         partition["action"], spared)
                 apply_cmds += install_commands(chains, rules, target.device)
@@ -205,16 +204,18 @@ class NetworkChaos:
             raise ChaosError("%s. %s" % (exc.msg, NOTHING_CHANGED))
         return apply_cmds, undo
 
-    def _held(self, target):
-        return next((e for e in self.txn.ledger.entries() if e.get("kind") == KIND
-                     and e["target"]["id"] == target.record["id"] and e["target"]["device"] == target.device), None)
+    @staticmethod
+    def _held(target, active):
+        return next((e for e in active if e["target"]["id"] == target.record["id"]
+                     and e["target"]["device"] == target.device), None)
 
     def inject(self, targets, decided, peers):
-        results = []
+        results, pending = [], []
+        active = [e for e in self.txn.ledger.entries() if e.get("kind") == KIND]  # one read for every target
         for target in targets:
             self.check_device(target)
             state = self.root(target)
-            held = self._held(target)
+            held = self._held(target, active)
             result = {"target": target.record["name"], "device": target.device, "backend": decided["backend"],
                       "compose_service": target.record.get("compose_service"), "service": target.record.get("service"),
                       "changed": True, "replaced": held["spec"] if held else None}
@@ -230,20 +231,22 @@ class NetworkChaos:
                 raise ChaosError("%s in %s has a root qdisc that this collection did not add; refusing to replace "
                                  "it. %s" % (target.device, target.record["name"], NOTHING_CHANGED))
             apply_cmds, undo = self.build(target, decided, peers, tree_present=state == "ours")
-            if self.check_mode:
-                results.append(result)
-                continue
-            if held:
-                self.txn.claim(held)
-            entry, _ignored = self.txn.apply(
-                KIND, target.record, spec, undo, self.params["duration"],
-                lambda cmds=apply_cmds, where=target: [self.run(where, c) for c in cmds])
-            if held:
-                # The new fault is in place (tc replaced in place, new chains hooked in): now drop the
-                # old fault's chains; its tc undo is the new entry's too.
-                self.txn.retire(held, parts=("iptables",))
-            result.update(entry_id=entry["id"], deadline=entry["deadline"])
             results.append(result)
+            if self.check_mode:
+                continue
+            fault = (KIND, target.record, spec, undo, self.params["duration"],
+                     lambda cmds=apply_cmds, where=target: [self.run(where, c) for c in cmds])
+            if not held:
+                pending.append((result, fault))  # new faults: recorded and marked together (apply_many)
+                continue
+            self.txn.claim(held)
+            entry, _ignored = self.txn.apply(*fault)
+            # The new fault is in place (tc replaced in place, new chains hooked in): now drop the
+            # old fault's chains; its tc undo is the new entry's too.
+            self.txn.retire(held, parts=("iptables",))
+            result.update(entry_id=entry["id"], deadline=entry["deadline"])
+        for (result, _fault), (entry, _ignored) in zip(pending, self.txn.apply_many([f for _r, f in pending])):
+            result.update(entry_id=entry["id"], deadline=entry["deadline"])
         return results
 
     def remove(self, targets):

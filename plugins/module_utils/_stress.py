@@ -404,11 +404,11 @@ class ResourceStress:
         return undo, apply_throttles
 
     def inject(self, targets):
-        results = []
+        results, pending = [], []
+        active = [e for e in self.txn.ledger.entries() if e["kind"] in self.KINDS]  # one read for every target
         for target in targets:
             planned = self.plan(target)
-            held = {e["kind"]: e for e in self.txn.ledger.entries()
-                    if e["kind"] in self.KINDS and e["target"]["id"] == target.record["id"]}
+            held = {e["kind"]: e for e in active if e["target"]["id"] == target.record["id"]}
             for kind, spec in planned.items():
                 result = {"target": target.record["name"], "compose_service": target.record.get("compose_service"),
                           "service": target.record.get("service"), "kind": kind, "spec": spec, "changed": True}
@@ -419,15 +419,18 @@ class ResourceStress:
                     results.append(result)
                     continue
                 result["replaced"] = old["spec"] if old else None
-                if not self.check_mode:
-                    if old:
-                        self.txn.revert_where(lambda e, entry_id=old["id"]: e["id"] == entry_id)
-                    undo, action = self._undo_and_action(kind, target, spec)
-                    entry, pid = self.txn.apply(kind, target.record, spec, undo, self.params["duration"], action)
-                    if kind == "stress":
-                        result["pid"] = pid
-                    result.update(entry_id=entry["id"], deadline=entry["deadline"])
                 results.append(result)
+                if self.check_mode:
+                    continue
+                if old:
+                    self.txn.revert_where(lambda e, entry_id=old["id"]: e["id"] == entry_id)
+                undo, action = self._undo_and_action(kind, target, spec)
+                pending.append((result, (kind, target.record, spec, undo, self.params["duration"], action)))
+        # Recorded together before the first starts, marked applied together (apply_many: two ledger writes).
+        for (result, _fault), (entry, pid) in zip(pending, self.txn.apply_many([f for _r, f in pending])):
+            if result["kind"] == "stress":
+                result["pid"] = pid
+            result.update(entry_id=entry["id"], deadline=entry["deadline"])
         return results
 
     def remove(self, targets):
