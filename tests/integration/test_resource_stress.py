@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -531,7 +532,15 @@ def test_bad_input_changes_nothing(containers, state_dir, tmp_path):
         ("host loaded", stress_args(target, state_dir, cpu={"load": 50}, max_cpu_percent=0),
          ["host is already loaded", "max_cpu_percent"]),
     ]
-    results = run_modules([{"module": "resource_stress", "args": args} for _name, args, _phrases in cases], tmp_path)
+    # "host loaded" needs a host that is busy at all: an idle CI machine can measure 0.0 % over the module's 0.5 s
+    # sample, which is not above a limit of 0. One busy loop on the host makes the load real while the calls run.
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        results = run_modules([{"module": "resource_stress", "args": args} for _name, args, _phrases in cases],
+                              tmp_path)
+    finally:
+        busy.kill()
+        busy.wait()
     for (name, _args, phrases), result in zip(cases, results):
         print("\n%-24s -> %s" % (name, result.get("msg")), end="")
         assert_clean_failure(result, *(phrases + ["nothing was changed"]))
