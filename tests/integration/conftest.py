@@ -397,3 +397,18 @@ def faulty_docker(session_root):
     proxy = FaultyDockerProxy(session_root / ("d%s.sock" % secrets.token_hex(3)))
     yield proxy
     proxy.close()
+
+
+def background_playbook(book, log_path):
+    """Start ansible-playbook on ``book`` in its own process group (so a test can cancel it like AWX: SIGKILL
+    to the group), its output in ``log_path``."""
+    with open(log_path, "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(book)], cwd=REPO,
+                                env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def first_applied_entry(state_dir):
+    """The ledger's first entry once its fault is applied (not while the module is still applying it)."""
+    entries = ledger_entries(state_dir)
+    return entries and not entries[0].get("applying") and entries[0]

@@ -24,8 +24,9 @@ import time
 
 import pytest
 
-from conftest import (IMAGE, REPO, RUN_LABEL, SESSION_TAG, VENV_BIN, active_entries, ansible_env, kill_orphans,
-                      ledger_entries, run_module, wait_for, write_playbook)
+from conftest import (IMAGE, REPO, RUN_LABEL, SESSION_TAG, VENV_BIN, active_entries, ansible_env,
+                      background_playbook, first_applied_entry, kill_orphans, ledger_entries, run_module, wait_for,
+                      write_playbook)
 
 LAB = "/srv/dns_lab.py"
 ADDRESSES = {"api.test": "192.0.2.1", "other.test": "192.0.2.2"}
@@ -283,16 +284,9 @@ def test_the_reaper_removes_the_fault_after_the_controller_is_killed(lab, state_
                                                                      answer="nxdomain", duration=5)},
         {"name": "A long observation the job is cancelled during", "ansible.builtin.wait_for": {"timeout": 60}},
     ])
-    log = open(tmp_path / "playbook.log", "w")
-    proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(book)], cwd=REPO,
-                            env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = background_playbook(book, tmp_path / "playbook.log")
     try:
-        def applied():
-            entries = ledger_entries(state_dir)
-            return entries and not entries[0].get("applying") and entries[0]
-
-        entry, _waited = wait_for(applied, timeout=60)
+        entry, _waited = wait_for(lambda: first_applied_entry(state_dir), timeout=60)
         assert entry, (tmp_path / "playbook.log").read_text()
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -312,7 +306,6 @@ def test_the_reaper_removes_the_fault_after_the_controller_is_killed(lab, state_
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         kill_orphans()
-        log.close()
     lab.assert_normal()
 
 

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from conftest import (REPO, VENV_BIN, active_entries, ansible_env, kill_orphans, ledger_entries, run_module,
-                      run_modules, wait_for, write_playbook)
+from conftest import (active_entries, background_playbook, first_applied_entry, kill_orphans, ledger_entries,
+                      run_module, run_modules, wait_for, write_playbook)
 
 PORT = 8080
 SERVER = r"""
@@ -231,15 +231,9 @@ def test_reset_and_expiry_after_the_controller_is_killed(pair, state_dir, tmp_pa
             state_dir, server, abort={"reset": True}, match={"path_regex": "^/api/"}, duration=6)},
         {"name": "Observe (the job is cancelled here)", "ansible.builtin.wait_for": {"timeout": 60}},
     ])
-    log = open(tmp_path / "playbook.log", "w")
-    proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(book)], cwd=REPO,
-                            env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = background_playbook(book, tmp_path / "playbook.log")
     try:
-        def applied():
-            entries = ledger_entries(state_dir)
-            return entries and not entries[0].get("applying") and entries[0]
-        entry, _waited = wait_for(applied, timeout=60)
+        entry, _waited = wait_for(lambda: first_applied_entry(state_dir), timeout=60)
         assert entry, (tmp_path / "playbook.log").read_text()
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -257,7 +251,6 @@ def test_reset_and_expiry_after_the_controller_is_killed(pair, state_dir, tmp_pa
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         kill_orphans()
-        log.close()
     assert_nothing_left("after expiry with the controller killed", server, client, state_dir)
 
 
