@@ -241,18 +241,25 @@ def _boot_time():
 
 def marked_processes(marker):
     """PIDs whose environment carries ``marker`` (set by the module when it started them)."""
-    needle = marker.encode() + b"\0"
-    pids = []
+    return processes_by_marker([marker])[marker]
+
+
+def processes_by_marker(markers):
+    """{marker: PIDs whose environment carries it}, for several markers in one pass over /proc."""
+    needles = [(marker, marker.encode() + b"\0") for marker in markers]
+    found = {marker: [] for marker in markers}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/environ" % name, "rb") as handle:
-                if needle in handle.read() + b"\0":
-                    pids.append(int(name))
+                environ = handle.read() + b"\0"
         except OSError:
             continue
-    return pids
+        for marker, needle in needles:
+            if needle in environ:
+                found[marker].append(int(name))
+    return found
 
 
 def _undo_signal(step, not_before=None):

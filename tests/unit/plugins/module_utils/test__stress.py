@@ -39,3 +39,35 @@ def test_a_launcher_is_alive_while_it_runs_whatever_its_command_line():
     os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
     assert not _stress._alive(zombie.pid)
     zombie.wait()
+
+
+def test_launches_are_awaited_together_and_a_dead_launcher_is_named(tmp_path):
+    """Every launch is waited for in one loop (one /proc pass per poll); a launcher that died is named at once,
+    not after the start timeout, and a launch whose stress-ng runs is taken as started."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    from ansible_collections.sutazai.chaos.plugins.module_utils import _stress
+    from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
+
+    if not shutil.which("stress-ng"):
+        pytest.skip("stress-ng is not installed (make setup installs it)")
+    markers = [os.urandom(4).hex() for _ in range(3)]
+    running = [subprocess.Popen(["stress-ng", "--cpu", "1", "--cpu-load", "1", "--timeout", "20"],
+                                env=dict(os.environ, **{_stress.MARKER_VARIABLE: m}), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for m in markers[:2]]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        started = time.monotonic()
+        _stress.wait_until_started(str(tmp_path), [("a", markers[0], running[0].pid), ("b", markers[1], running[1].pid)])
+        with pytest.raises(ChaosError, match="stress-ng did not start for c "):
+            _stress.wait_until_started(str(tmp_path), [("a", markers[0], running[0].pid),
+                                                       ("c", markers[2], dead.pid)])
+        assert time.monotonic() - started < _stress.START_TIMEOUT_SECONDS
+    finally:
+        for process in running:
+            process.kill()
+            process.wait()

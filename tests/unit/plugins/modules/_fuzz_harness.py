@@ -339,6 +339,7 @@ class Run:
                     if hasattr(module, name):
                         enter(mock.patch.object(module, name, getattr(self, name)))
             enter(mock.patch.object(_stress, "start_stress", self.start_stress))
+            enter(mock.patch.object(_stress, "wait_until_started", lambda state_dir, launches: None))
             enter(mock.patch.object(_stress, "fill_file", self.fill_file))
             enter(mock.patch.object(_stress, "cgroup_dirs", self.cgroup_dirs))
             enter(mock.patch.object(_undo, "docker_request", self.docker_request))
