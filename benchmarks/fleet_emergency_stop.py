@@ -23,6 +23,7 @@ VENV = os.path.join(ROOT, ".venv", "bin")
 INVENTORY = os.path.join(ROOT, "inventories", "fleet")
 ENV = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
            ANSIBLE_DEPRECATION_WARNINGS="false")
+COUNTS = (1, 5, 20)
 LEDGER_LOOK = ("import json, os; p = '/var/lib/sutazai-chaos/ledger.json'; "
                "print(json.dumps(json.load(open(p))['entries'] if os.path.exists(p) else []))")
 INJECT = [{"hosts": "fleet", "gather_facts": False, "tasks": [
@@ -76,18 +77,25 @@ def measure(count):
     return {"hosts": count, "rc": stop.returncode, "last_clean": last, "wall": wall, "ping": ping_seconds}
 
 
-def main(counts):
+def run_counts(counts=COUNTS):
+    """Rows for ``render``: one per host count; the fleet is taken down at the end."""
     rows = []
     try:
         for count in counts:
             rows.append(measure(count))
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "fleet.sh"), "down"], cwd=ROOT, check=False)
-    print("\n| hosts (forks) | last host clean (s) | emergency-stop.yml wall (s) | floor: ansible -m ping (s) | rc |")
-    print("| --- | --- | --- | --- | --- |")
+    return rows
+
+
+def render(rows):
+    out = ["| hosts (forks) | last host clean s | emergency-stop.yml wall s | floor: `ansible fleet -m ping` s |"
+           " wall / ping | rc |", "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
-        print("| %(hosts)d | %(last_clean).2f | %(wall).2f | %(ping).2f | %(rc)d |" % row)
+        out.append("| %d | %.2f | %.2f | %.2f | %.1fx | %d |" % (
+            row["hosts"], row["last_clean"], row["wall"], row["ping"], row["wall"] / row["ping"], row["rc"]))
+    return out
 
 
 if __name__ == "__main__":
-    main([int(n) for n in sys.argv[1:]] or [1, 5, 20])
+    print("\n".join(render(run_counts([int(n) for n in sys.argv[1:]] or COUNTS))))

@@ -1,6 +1,7 @@
-"""Mitogen (``mitogen`` on PyPI, strategies mitogen_linear / mitogen_free) with this collection on localhost.
+"""Mitogen (``mitogen`` on PyPI, strategies mitogen_linear / mitogen_free) with this collection, on localhost
+and over SSH on the fleet of throwaway hosts (scripts/fleet.sh).
 
-    .venv/bin/python benchmarks/mitogen.py
+    .venv/bin/python benchmarks/mitogen.py            # localhost, then a fleet of FLEET_HOSTS hosts
 
 Installs ``mitogen==MITOGEN_VERSION`` into the checkout's .venv when it is missing (for the benchmark only; it is
 not in requirements.txt). Checks, each with the error when it fails: an ad-hoc ping; a module of ours as it is
@@ -8,6 +9,10 @@ not in requirements.txt). Checks, each with the error when it fails: an ad-hoc p
 the same collection with those imports rewritten to absolute ones (a copy in .cache/bench/mitogen-collections,
 made here): a one-fault playbook, ``become`` with pipelining, and the reaper's detached start (a 2 s pause that
 nobody undoes must end by itself). Timings compare the linear strategy with mitogen_linear on that copy.
+Over SSH (``run_fleet``, the fleet brought up and taken down here): an ad-hoc ping (Mitogen's home ground: it
+keeps one SSH connection and one Python per host), a module of ours as shipped, and a host-level fault and its
+undo on every host with the copy, each with the linear strategy and with mitogen_linear; every host's ledger is
+checked empty of active faults after each fault run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from common import ENV, IMAGE, PYTHON, ROOT, VENV_BIN, log, ratio, state_folder,
 
 MITOGEN_VERSION = "0.3.54"
 RUNS = 5
+FLEET_HOSTS = 5
+FLEET_RUNS = 3
+FLEET_INVENTORY = os.path.join(ROOT, "inventories", "fleet")
 COPY = os.path.join(ROOT, ".cache", "bench", "mitogen-collections")
 RELATIVE = re.compile(r"^from \.\.module_utils\.", re.M)
 
@@ -145,6 +153,83 @@ def run():
     return checks, timings
 
 
+def fleet_adhoc(env, name, args):
+    """``ansible fleet -m <name>`` over SSH: (seconds, {host: result})."""
+    argv = [os.path.join(VENV_BIN, "ansible"), "fleet", "-i", FLEET_INVENTORY, "-f", str(FLEET_HOSTS), "-m", name]
+    if args:
+        argv += ["-a", json.dumps(args)]
+    started = time.monotonic()
+    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    try:
+        return seconds, json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]
+    except (ValueError, KeyError, IndexError):
+        return seconds, {"?": {"failed": True, "msg": (out.stdout + out.stderr)[-600:]}}
+
+
+def fleet_active_faults():
+    """Active ledger entries over every fleet host (read with docker exec, outside Ansible)."""
+    from fleet_emergency_stop import LEDGER_LOOK, fleet_names  # pylint: disable=import-outside-toplevel
+
+    active = 0
+    for name in fleet_names():
+        out = subprocess.run(["docker", "exec", name, "python3", "-c", LEDGER_LOOK], capture_output=True, text=True,
+                             check=False).stdout
+        active += sum(1 for entry in json.loads(out or "[]") if entry.get("state") == "active")
+    return active
+
+
+def run_fleet():
+    """Over SSH on FLEET_HOSTS fleet hosts: (checks, {strategy: (ping s, fault s, failures)})."""
+    strategy_dir = ensure_mitogen()
+    fleet = os.path.join(ROOT, "scripts", "fleet.sh")
+    subprocess.run([fleet, "up", str(FLEET_HOSTS)], cwd=ROOT, check=True)
+    checks, timings = [], {}
+    try:
+        copy = absolute_copy()
+        _s, results = fleet_adhoc(env_for(strategy_dir, "mitogen_linear"), "sutazai.chaos.chaos_ledger_info", {})
+        bad = [r for r in results.values() if r.get("failed") or r.get("unreachable")]
+        checks.append(("a module of ours as shipped, over SSH, mitogen_linear",
+                       "fails on %d of %d hosts: %s" % (len(bad), len(results), first_error(bad[0])) if bad
+                       else "works on all %d hosts" % len(results)))
+        for strategy in ("linear", "mitogen_linear"):
+            env = env_for(strategy_dir, strategy, copy)
+            pings, faults, failures = [], [], []
+            for _run in range(FLEET_RUNS):
+                seconds, results = fleet_adhoc(env, "ansible.builtin.ping", {})
+                pings.append(seconds)
+                failures += [first_error(r) for r in results.values() if r.get("ping") != "pong"]
+                argv = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", FLEET_INVENTORY, "-f", str(FLEET_HOSTS),
+                        os.path.join(ROOT, "benchmarks", "playbooks", "fleet-fault.yml")]
+                started = time.monotonic()
+                out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+                faults.append(time.monotonic() - started)
+                if out.returncode:
+                    failures.append("fault playbook rc %d: %s" % (out.returncode, out.stdout[-300:]))
+                left = fleet_active_faults()
+                if left:
+                    failures.append("%d fault(s) left active after the undo" % left)
+            timings[strategy] = (statistics.median(pings), statistics.median(faults), failures)
+        failures = timings["mitogen_linear"][2]
+        checks.append(("absolute imports, over SSH: loss on eth0 and its undo on every host, mitogen_linear",
+                       "works, nothing left active on any host" if not failures else "fails: %s" % failures[0]))
+    finally:
+        subprocess.run([fleet, "down"], cwd=ROOT, check=False)
+    return checks, timings
+
+
+def render_fleet(checks, timings):
+    out = table(["check (Mitogen %s, %d fleet hosts over SSH, forks %d)" % (MITOGEN_VERSION, FLEET_HOSTS, FLEET_HOSTS),
+                 "outcome"], checks)
+    base_ping, base_fault = timings["linear"][0], timings["linear"][1]
+    out += ["", "Over SSH on the copy with absolute imports, pipelining on, medians of %d:" % FLEET_RUNS, ""]
+    out += table(["strategy", "`ansible fleet -m ping` s", "ratio to linear", "fault + undo playbook s",
+                  "ratio to linear", "failures"],
+                 [(s, "%.2f" % timings[s][0], ratio(timings[s][0], base_ping), "%.2f" % timings[s][1],
+                   ratio(timings[s][1], base_fault), len(timings[s][2])) for s in ("linear", "mitogen_linear")])
+    return out
+
+
 def render(checks, timings):
     out = table(["check (Mitogen %s, ansible-core from .venv, localhost)" % MITOGEN_VERSION, "outcome"], checks)
     base = timings["linear"][0]
@@ -157,4 +242,4 @@ def render(checks, timings):
 
 
 if __name__ == "__main__":
-    print("\n".join(render(*run())))
+    print("\n".join(render(*run()) + [""] + render_fleet(*run_fleet())))

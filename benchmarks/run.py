@@ -1,11 +1,12 @@
 """Benchmarks: what the collection costs against a bare baseline measured in the same run.
 
     .venv/bin/python benchmarks/run.py            # writes benchmarks/RESULTS.md (make bench)
-    .venv/bin/python benchmarks/run.py --quick    # scale up to 50 targets only, no Mitogen
+    .venv/bin/python benchmarks/run.py --quick    # scale up to 50 targets only, no Mitogen, no SSH fleet
 
-Sections come from benchmarks/<topic>.py (floors, ledger_batch, scale, mttr, peer, task_profile, mitogen), each
-also runnable alone. The container-heavy scale section takes BENCH_DOCKER_LOCK (default /tmp/docker.lock, the
-lock the project's helpers share one Docker engine with) while it runs, and only then.
+Sections come from benchmarks/<topic>.py (floors, ledger_batch, scale, mttr, peer, task_profile, mitogen,
+fleet_emergency_stop), each also runnable alone. The container-heavy sections (scale, the SSH fleet) take
+BENCH_DOCKER_LOCK (default /tmp/docker.lock, the lock the project's helpers share one Docker engine with) while
+they run, and only then.
 
 Each row is a median of repeated runs and its ratio to a baseline taken in the same run on the same
 machine, so a busy machine slows both sides. Figures are for reading, never asserted: timing tests on
@@ -29,6 +30,7 @@ import docker
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floors  # noqa: E402
 import ledger_batch  # noqa: E402
+import fleet_emergency_stop as fleet_stop  # noqa: E402
 import mitogen  # noqa: E402
 import mttr  # noqa: E402
 import peer  # noqa: E402
@@ -196,13 +198,20 @@ def write(header, out):
     return text
 
 
+def under_docker_lock(run_and_render):
+    """``run_and_render`` wrapped to hold the shared engine's lock while it runs (sections that start containers)."""
+    def locked():
+        lock = docker_lock()
+        try:
+            return run_and_render()
+        finally:
+            if lock:
+                lock.close()
+    return locked
+
+
 def scale_section(sizes):
-    lock = docker_lock()
-    try:
-        return scale.render(*scale.run(sizes))
-    finally:
-        if lock:
-            lock.close()
+    return under_docker_lock(lambda: scale.render(*scale.run(sizes)))()
 
 
 def scale_only():
@@ -236,12 +245,10 @@ def main():
                     " --quick" if quick else "", platform.node(), platform.platform(), os.cpu_count(),
                     time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.monotonic() - started,
                     "" if done else " so far (the run had not finished when this was written)"),
-                "Machine load (1-minute average) at the start %.1f and when this was written %.1f: other helpers'"
-                " tests shared the machine and the Docker engine, so absolute times are inflated; ratios are against"
-                " baselines measured in the same run. Medians unless a row says otherwise; figures are for reading,"
-                " never asserted." % (load_before[0], os.getloadavg()[0]),
-                "", "Not measured here: emergency stop and Mitogen over 1, 5 and 20 SSH hosts (they need the SSH"
-                " fleet of issue 13, deliverables 1-4, built on another branch)."]
+                "Machine load (1-minute average) at the start %.1f and when this was written %.1f (the benchmark's"
+                " own work counts in it: 200 containers, stress-ng, 20 SSH hosts). Ratios are against baselines"
+                " measured in the same run. Medians unless a row says otherwise; figures are for reading, never"
+                " asserted." % (load_before[0], os.getloadavg()[0])]
 
     sections = [
         ("Module calls against the engine, the reaper, the emergency stop on localhost, selection",
@@ -264,6 +271,16 @@ def main():
     ]
     if not quick:
         sections.append(("Mitogen", "benchmarks/mitogen.py.", lambda: mitogen.render(*mitogen.run())))
+        sections.append(("Mitogen over SSH on the fleet", "benchmarks/mitogen.py (run_fleet): %d throwaway SSH"
+                         " hosts from scripts/fleet.sh on this machine." % mitogen.FLEET_HOSTS,
+                         under_docker_lock(lambda: mitogen.render_fleet(*mitogen.run_fleet()))))
+        sections.append(("Emergency stop across an SSH fleet: %s hosts" % ", ".join(map(str, fleet_stop.COUNTS)),
+                         "benchmarks/fleet_emergency_stop.py: per host count, `scripts/fleet.sh up N`, a loss fault"
+                         " and a CPU stress (120 s) on every host, then `playbooks/emergency-stop.yml -i"
+                         " inventories/fleet -f N`. \"Last host clean\" is the latest `reverted_at` in the hosts'"
+                         " ledgers after the playbook started (the hosts share this machine's clock); the floor is"
+                         " `ansible fleet -m ping -f N` over the same cold SSH connections.",
+                         under_docker_lock(lambda: fleet_stop.render(fleet_stop.run_counts()))))
     sections.append(("Scale in one call: %s containers selected by one label" % ", ".join(map(str, sizes)),
                      "Each module in a plain Python process (its own work, no Ansible start-up); inject with"
                      " duration 600, then state=absent; every inject and revert checked on the engine, in the"
