@@ -76,18 +76,23 @@ def env_for(strategy_dir, strategy, collections=None):
     return env
 
 
-def adhoc(env, name, args):
-    argv = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", name, "-e", "ansible_python_interpreter=%s" % PYTHON]
+def adhoc(env, name, args, hosts="localhost", extra=()):
+    """``ansible <hosts> -m <name>``: (seconds, {host: result}); a run whose output is no JSON is one failure."""
+    argv = [os.path.join(VENV_BIN, "ansible"), hosts, "-m", name] + list(extra)
     if args:
         argv += ["-a", json.dumps(args)]
     started = time.monotonic()
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
     try:
-        result = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return seconds, json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]
     except (ValueError, KeyError, IndexError):
-        result = {"failed": True, "msg": (out.stdout + out.stderr)[-600:]}
-    return seconds, result
+        return seconds, {hosts: {"failed": True, "msg": (out.stdout + out.stderr)[-600:]}}
+
+
+def local_adhoc(env, name, args):
+    seconds, results = adhoc(env, name, args, extra=["-e", "ansible_python_interpreter=%s" % PYTHON])
+    return seconds, results["localhost"]
 
 
 def playbook(env, name, extra):
@@ -113,10 +118,10 @@ def run():
     try:
         with state_folder("szb-mitogen-") as state_dir:
             mito = env_for(strategy_dir, "mitogen_linear")
-            _s, result = adhoc(mito, "ansible.builtin.ping", {})
+            _s, result = local_adhoc(mito, "ansible.builtin.ping", {})
             checks.append(("ad-hoc ansible.builtin.ping, mitogen_linear", "works" if result.get("ping") == "pong"
                            else "fails: %s" % first_error(result)))
-            _s, result = adhoc(mito, "sutazai.chaos.chaos_ledger_info", {"state_dir": state_dir})
+            _s, result = local_adhoc(mito, "sutazai.chaos.chaos_ledger_info", {"state_dir": state_dir})
             checks.append(("a module of ours as shipped (relative module_utils imports)",
                            "works" if not result.get("failed") else "fails: %s" % first_error(result)))
             copy = absolute_copy()
@@ -155,16 +160,7 @@ def run():
 
 def fleet_adhoc(env, name, args):
     """``ansible fleet -m <name>`` over SSH: (seconds, {host: result})."""
-    argv = [os.path.join(VENV_BIN, "ansible"), "fleet", "-i", FLEET_INVENTORY, "-f", str(FLEET_HOSTS), "-m", name]
-    if args:
-        argv += ["-a", json.dumps(args)]
-    started = time.monotonic()
-    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    seconds = time.monotonic() - started
-    try:
-        return seconds, json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]
-    except (ValueError, KeyError, IndexError):
-        return seconds, {"?": {"failed": True, "msg": (out.stdout + out.stderr)[-600:]}}
+    return adhoc(env, name, args, hosts="fleet", extra=["-i", FLEET_INVENTORY, "-f", str(FLEET_HOSTS)])
 
 
 def fleet_active_faults():
