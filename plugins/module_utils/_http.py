@@ -66,11 +66,13 @@ def validate(params):
     match = {k: v for k, v in (params.get("match") or {}).items() if v}
     for key, pattern in [("path_regex", match.get("path_regex"))] + \
             [("headers.%s" % k, v) for k, v in (match.get("headers") or {}).items()]:
-        if pattern is None:
+        if pattern is None and key == "path_regex":
             continue
+        if not isinstance(pattern, str):  # the proxy compiles every header value: a number or null kills it
+            _fail("match.%s must be a string (a value or a regular expression), got %r." % (key, pattern))
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a huge {n} overflows
             _fail("match.%s %r is not a valid regular expression (%s)." % (key, pattern, exc))
     if "methods" in match:
         match["methods"] = sorted({m.upper() for m in match["methods"]})

@@ -13,6 +13,10 @@ Stubbed edges: the Docker engine (``connect`` returns a tiny fake client), ``run
 disk fills, cgroup folders (a fake tree in the example's temporary folder), the Docker API calls of
 undo steps, the host CPU sample, and the probes' network checks. Sleeps in health_probe's polling
 loops run on a fake clock, so a loop that would never end is detected instead of hanging the test.
+For the sidecars of http_chaos and dns_chaos: their detached start (recorded as an effect; the port in its
+config then counts as bound, so the wait until it listens ends at once), the ports bound in a container's
+namespace (a fake table instead of ``/proc/<pid>/net``), the container's resolver and namespace checks, and
+the search for leftover responders. Their nat rules go through ``run_command`` like every other command.
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from unittest import mock
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.sutazai.chaos.plugins.module_utils import (_container, _docker, _fault, _ledger, _probes,
-                                                                    _process, _stress, _undo, _undo_app)
+from ansible_collections.sutazai.chaos.plugins.module_utils import (_container, _dns, _dns_responder, _docker,
+                                                                    _fault, _http_proxy, _ledger, _probes, _process,
+                                                                    _sidecar, _stress, _undo, _undo_app)
 from ansible_collections.sutazai.chaos.plugins.modules import (chaos_audit_info, chaos_emergency_stop, chaos_guard,
                                                                chaos_ledger_info, chaos_rollback, container_chaos,
-                                                               custom_fault, health_probe, network_chaos, process_chaos,
-                                                               resource_stress)
+                                                               custom_fault, dns_chaos, health_probe, http_chaos,
+                                                               network_chaos, process_chaos, resource_stress)
 
 MODULES = {
     "container_chaos": container_chaos, "network_chaos": network_chaos, "resource_stress": resource_stress,
@@ -44,12 +49,22 @@ MODULES = {
     "chaos_guard": chaos_guard, "chaos_emergency_stop": chaos_emergency_stop, "chaos_audit_info": chaos_audit_info,
     "process_chaos": process_chaos,
     "custom_fault": custom_fault,
+    "http_chaos": http_chaos, "dns_chaos": dns_chaos,
 }
 # Modules whose every command is the user's own (inject, check, undo): any command run counts as a change.
 EVERY_COMMAND_CHANGES = ("custom_fault",)
 # The engines the fake ``connect`` answers for; any other docker_host is "not answering", as for real.
 REACHABLE_DOCKER_HOSTS = ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
 MAX_FAKE_POLLS = 3000
+# What each sidecar program does with its config when it starts (before it binds its port).
+SIDECAR_STARTS = {
+    "_http_proxy": _http_proxy.Proxy,
+    "_dns_responder": lambda config: _dns_responder.Decider(config["names"], config.get("percent", 100),
+                                                            config.get("seed")),
+}
+NOT_A_PID = 2 ** 22 + 1  # above any pid_max: the fake sidecar's launcher is never alive in /proc
+# Ports bound in every fake container's network namespace before a sidecar starts (a web server, a resolver).
+BOUND_PORTS = (53, 80, 8000, 8080)
 # Thousands of tiny folders: on a RAM disk when there is one (a disk makes the run several times slower).
 SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
@@ -220,6 +235,7 @@ class Run:
         self.crash = None
         self.commands = []
         self.effects = []
+        self.bound_ports = set(BOUND_PORTS)
         self.base = tempfile.mkdtemp(prefix="sutazai-fuzz-", dir=SCRATCH)
         self.state_dir = os.path.join(self.base, "state")
         self.cgroup = os.path.join(self.base, "cgroup")
@@ -273,6 +289,28 @@ class Run:
     def spawn_detached(self, state_dir, program_args, log_name, python=None, extra_env=None):
         self.effects.append(("spawn_detached", log_name))
         return 999999
+
+    def spawn_sidecar(self, state_dir, program_args, log_name, extra_env=None, extra_modules=()):
+        """A sidecar's detached start, recorded. The program reads its config (the last argument) as it would at
+        its real start; if that raises, it died and its port never binds (the module's wait then fails as for
+        real), else the port in the config is bound from now."""
+        config = json.loads(program_args[-1])
+        self.effects.append(("sidecar", log_name, config))
+        try:
+            SIDECAR_STARTS[extra_modules[0].__name__.rsplit(".", 1)[-1]](config)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.effects.append(("sidecar died", repr(exc)))
+        else:
+            self.bound_ports.add(config.get("listen_port", config.get("port")))
+        return NOT_A_PID
+
+    def fake_bound_ports(self, pid, protocol):
+        return {port: {"0A", "07"} for port in self.bound_ports}
+
+    @staticmethod
+    def resolver_of(container):
+        """The first nameserver of a fake container: Docker's embedded resolver for compose ones, else a LAN one."""
+        return "127.0.0.11" if container["name"].startswith("demo_") else "10.0.0.2"
 
     def ensure_reaper(self, state_dir, python=None):
         self.effects.append(("ensure_reaper", state_dir))
@@ -350,6 +388,11 @@ class Run:
             enter(mock.patch.object(_process, "send_signal", self.send_signal))
             enter(mock.patch.object(_process, "current_state", lambda process, container_id: "gone"))
             enter(mock.patch.object(_process, "_wait", lambda predicate, seconds: predicate()))
+            enter(mock.patch.object(_sidecar, "spawn_detached", self.spawn_sidecar))
+            enter(mock.patch.object(_sidecar, "_bound_ports", self.fake_bound_ports))
+            enter(mock.patch.object(_dns, "upstream_of", self.resolver_of))
+            enter(mock.patch.object(_dns, "require_own_netns", lambda container: None))
+            enter(mock.patch.object(_dns, "responders_in", lambda container: []))
             enter(mock.patch.object(os, "kill", self.kill))
             enter(mock.patch.object(resource_stress, "host_cpu_percent", _fake_cpu_percent))
             enter(mock.patch.object(chaos_guard, "host_cpu_percent", _fake_cpu_percent))

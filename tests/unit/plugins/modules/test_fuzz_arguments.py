@@ -219,6 +219,92 @@ CUSTOM_FAULT = module_args(dict(
     command_timeout=maybe(FLOATS),
 ))
 
+def mostly(good, bad):
+    """Good values four times out of five (the application faults have many options: with one broken value
+    each, hardly an input would get past validation to the sidecar start and the nat rules)."""
+    return st.sampled_from([True] * 4 + [False]).flatmap(lambda is_good: good if is_good else bad)
+
+
+def near_valid(base, opts, required=()):
+    """A valid call (``base``) with a few of the module's own ``opts`` redrawn, good or broken, plus the harness
+    keys; this is the branch that reaches the fault's apply path (and its rollback)."""
+    @st.composite
+    def build(draw):
+        args = draw(base)
+        args.update(subdict(draw, opts, required, junk_chance=2))
+        args["_state_dir"] = draw(st.sampled_from(["fresh"] * 9 + ["corrupt"]))
+        args["_ansible_check_mode"] = draw(st.booleans())
+        args["_ansible_diff"] = draw(st.booleans())
+        return args
+    return build()
+
+
+APP_TARGETS = st.fixed_dictionaries({"names": st.lists(st.sampled_from(["worker-a", "worker-*", "demo_web_1",
+                                                                        "demo_*", "worker-b"]), min_size=1, max_size=2)})
+HTTP_MATCH = {
+    "methods": maybe(st.lists(st.one_of(st.sampled_from(["GET", "post", "", "G ET", "☃", "PATCH"]), TEXT),
+                              max_size=3)),
+    "path_prefix": maybe(st.one_of(st.sampled_from(["/api", "api", "", "/", "//x", "/\x00"]), TEXT)),
+    "path_regex": maybe(st.one_of(REGEX, st.sampled_from(["^/api/.*", ""]), TEXT)),
+    "headers": maybe(st.dictionaries(st.sampled_from(["X-Test", "user-agent", "", "☃", "a b"]),
+                                     st.one_of(REGEX, TEXT, SCALAR_JUNK, st.lists(TEXT, max_size=2)), max_size=2)),
+}
+HTTP_OWN = dict(
+    state=maybe(mostly(st.sampled_from(["present", "present", "absent"]), st.sampled_from(["active", ""]))),
+    port=maybe(mostly(st.sampled_from([80, 8000, 8080, 9999]), st.one_of(st.sampled_from([0, 65535, 65536, -1,
+                                                                                         2 ** 31]), INTS))),
+    direction=maybe(mostly(st.sampled_from(["inbound", "outbound"]), st.sampled_from(["both", ""]))),
+    destinations=maybe(st.lists(st.sampled_from(["10.0.0.0/8", "172.17.0.3", "demo_db_1", "db", "nope", "",
+                                                 "300.1.1.1", "::1", "10.0.0.0/33"]), max_size=3)),
+    match=nested(HTTP_MATCH),
+    percent=maybe(mostly(st.floats(0, 100), st.one_of(PERCENT, st.sampled_from(["50", "x", "", "1e3"])))),
+    seed=maybe(mostly(INTS, st.sampled_from(["42", "run-42", ""]))),
+    delay_ms=maybe(st.one_of(INTS, st.sampled_from([1, 600000, 600001]))),
+    abort=nested({"status": maybe(st.one_of(st.sampled_from([99, 100, 503, 599, 600, 0, -1, 10 ** 30]), INTS)),
+                  "reset": maybe(st.booleans())}),
+    replace_body=maybe(st.one_of(TEXT, st.sampled_from(['{"ok": false}', "☃" * 40, "x" * 5000]))),
+)
+HTTP_ACTIONS = ("delay_ms", "abort", "replace_body")
+HTTP_VALID = st.tuples(
+    st.fixed_dictionaries({"targets": APP_TARGETS, "port": st.sampled_from([80, 8080, 9999]),
+                           "duration": st.floats(0.5, 60)}),
+    st.one_of(st.fixed_dictionaries({"delay_ms": st.integers(1, 600000)}),
+              st.fixed_dictionaries({"abort": st.one_of(st.fixed_dictionaries({"status": st.integers(100, 599)}),
+                                                        st.just({"reset": True}))}),
+              st.fixed_dictionaries({"replace_body": TEXT}))).map(lambda parts: dict(parts[0], **parts[1]))
+HTTP_CHAOS = st.one_of(
+    module_args(dict(DOCKER, **SELECTION, **LEDGER, **LIFETIME, **HTTP_OWN), required=("port", "targets", "duration")),
+    # here match (often with headers) is mostly given: its checks come last, after the action's
+    near_valid(HTTP_VALID, dict({k: v for k, v in HTTP_OWN.items() if k not in HTTP_ACTIONS},
+                                match=nested(HTTP_MATCH, required=("headers",))), required=("match",)))
+
+DNS_OWN = dict(
+    state=maybe(mostly(st.sampled_from(["present", "present", "absent"]), st.sampled_from(["active", ""]))),
+    names=maybe(st.one_of(st.lists(st.one_of(st.sampled_from(["redis", "*.internal", "api.test.", "[", "*", "",
+                                                              " ", "a" * 300, "☃.test", "*.[a-"]), TEXT), max_size=3),
+                          st.lists(st.just("n.test"), min_size=65, max_size=66))),
+    answer=maybe(mostly(st.sampled_from(["nxdomain", "servfail", "address", "delay"]),
+                        st.sampled_from(["NXDOMAIN", "refused", ""]))),
+    address=maybe(st.sampled_from(["10.0.0.9", "::1", "fe80::1%eth0", "2001:db8::1", "300.1.1.1", "10.0.0.0/8",
+                                   "", " 10.0.0.9 ", "localhost", "1.2.3", "\x00", "٠.٠.٠.٠"])),
+    delay_ms=maybe(st.one_of(INTS, st.sampled_from([1, 30000, 30001]))),
+    percent=maybe(mostly(st.floats(0, 100), st.one_of(PERCENT, st.sampled_from(["50", "x", ""])))),
+    seed=maybe(TEXT),
+)
+DNS_VALID = st.tuples(
+    st.fixed_dictionaries({"targets": APP_TARGETS, "duration": st.floats(0.5, 60),
+                           "names": st.lists(st.sampled_from(["redis", "*.internal", "api.test."]), min_size=1,
+                                             max_size=2)}),
+    st.one_of(st.fixed_dictionaries({"answer": st.sampled_from(["nxdomain", "servfail"])}),
+              st.fixed_dictionaries({"answer": st.just("address"),
+                                     "address": st.sampled_from(["10.0.0.9", "2001:db8::1"])}),
+              st.fixed_dictionaries({"answer": st.just("delay"), "delay_ms": st.integers(1, 30000)}))
+).map(lambda parts: dict(parts[0], **parts[1]))
+DNS_CHAOS = st.one_of(
+    module_args(dict(DOCKER, **SELECTION, **LEDGER, **LIFETIME, **DNS_OWN), required=("names", "answer", "targets",
+                                                                                    "duration")),
+    near_valid(DNS_VALID, {k: v for k, v in DNS_OWN.items() if k not in ("names", "answer")}))
+
 PROBE = {
     "name": maybe(TEXT),
     "type": maybe(st.sampled_from(["http", "tcp", "container", "command", "prometheus", "udp", ""])),
@@ -308,6 +394,7 @@ MODULE_ARGS = {
     "chaos_guard": CHAOS_GUARD, "chaos_emergency_stop": EMERGENCY_STOP, "chaos_audit_info": AUDIT_INFO,
     "process_chaos": PROCESS_CHAOS,
     "custom_fault": CUSTOM_FAULT,
+    "http_chaos": HTTP_CHAOS, "dns_chaos": DNS_CHAOS,
 }
 
 
@@ -331,3 +418,5 @@ test_fuzz_chaos_guard = _fuzz("chaos_guard")
 test_fuzz_chaos_emergency_stop = _fuzz("chaos_emergency_stop")
 test_fuzz_chaos_audit_info = _fuzz("chaos_audit_info")
 test_fuzz_process_chaos = _fuzz("process_chaos")
+test_fuzz_http_chaos = _fuzz("http_chaos")
+test_fuzz_dns_chaos = _fuzz("dns_chaos")

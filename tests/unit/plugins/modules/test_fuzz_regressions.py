@@ -72,6 +72,17 @@ CASES = [
                  id="chaos_emergency_stop-state-dir-nul"),
     pytest.param("chaos_audit_info", {"_state_dir": "bad\x00name"},
                  id="chaos_audit_info-state-dir-nul"),
+    pytest.param("http_chaos", {"targets": {"names": ["worker-a"]}, "port": 80, "duration": 5, "delay_ms": 1,
+                                "match": {"path_regex": "a{99999999999}"}},
+                 id="http_chaos-path-regex-overflow"),
+    pytest.param("http_chaos", {"targets": {"names": ["worker-a"]}, "port": 80, "duration": 5, "delay_ms": 1,
+                                "match": {"headers": {"X-Test": 936}}},
+                 id="http_chaos-header-value-number"),
+    # not a traceback but worse: accepted, so the ledger entry was written and the proxy started, which then died
+    # compiling the null as a regex; the module rolled back and failed after changing things.
+    pytest.param("http_chaos", {"targets": {"names": ["worker-a"]}, "port": 80, "duration": 5, "delay_ms": 1,
+                                "match": {"headers": {"X-Test": None}}},
+                 id="http_chaos-header-value-null-kills-proxy"),
     # ansible-core 2.19.14 itself, inside AnsibleModule(...): upstream bugs every module inherits.
     pytest.param("network_chaos", {"delay": False, "interface": "eth0", "duration": 5},
                  marks=_bug("ansible-core 2.19.14: a dict option with sub-options given a bool/number/list raises "
