@@ -16,7 +16,8 @@ loops run on a fake clock, so a loop that would never end is detected instead of
 For the sidecars of http_chaos and dns_chaos: their detached start (recorded as an effect; the port in its
 config then counts as bound, so the wait until it listens ends at once), the ports bound in a container's
 namespace (a fake table instead of ``/proc/<pid>/net``), the container's resolver and namespace checks, and
-the search for leftover responders. Their nat rules go through ``run_command`` like every other command.
+the search for leftover responders (one per container). Their nat rules go through ``run_command`` like every
+other command, and ``iptables -t nat -S`` shows a lost entry's chains, so state=absent has leftovers to remove.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ SIDECAR_STARTS = {
                                                             config.get("seed")),
 }
 NOT_A_PID = 2 ** 22 + 1  # above any pid_max: the fake sidecar's launcher is never alive in /proc
+LEFTOVER_NAT_RULES = ("-P OUTPUT ACCEPT\n-N SZC-0123456789-H\n-N SZC-abcdef0123-D\n-A PREROUTING -j SZC-0123456789-H\n"
+                      "-A OUTPUT -j SZC-abcdef0123-D\n")
 # Ports bound in every fake container's network namespace before a sidecar starts (a web server, a resolver).
 BOUND_PORTS = (53, 80, 8000, 8080)
 # Thousands of tiny folders: on a RAM disk when there is one (a disk makes the run several times slower).
@@ -220,6 +223,8 @@ def _fake_output(argv):
         return '[{"ifname": "lo"}, {"ifname": "eth0"}]'
     if "qdisc" in words and "show" in words:
         return "[]"
+    if "nat" in words and "-S" in words:  # a lost entry's chains, for state=absent of http_chaos and dns_chaos
+        return LEFTOVER_NAT_RULES
     return ""
 
 
@@ -392,7 +397,7 @@ class Run:
             enter(mock.patch.object(_sidecar, "_bound_ports", self.fake_bound_ports))
             enter(mock.patch.object(_dns, "upstream_of", self.resolver_of))
             enter(mock.patch.object(_dns, "require_own_netns", lambda container: None))
-            enter(mock.patch.object(_dns, "responders_in", lambda container: []))
+            enter(mock.patch.object(_dns, "responders_in", lambda container: [container["pid"] + 500]))
             enter(mock.patch.object(os, "kill", self.kill))
             enter(mock.patch.object(resource_stress, "host_cpu_percent", _fake_cpu_percent))
             enter(mock.patch.object(chaos_guard, "host_cpu_percent", _fake_cpu_percent))
