@@ -87,7 +87,7 @@ options:
       headers:
         description:
           - Header name (case-insensitive) to value; a header matches when one of its values equals the value,
-            or fully matches it as a Python regular expression.
+            or fully matches it as a Python regular expression. Each value must be a string (quote numbers).
         type: dict
   percent:
     description: Percent of matching requests faulted (0 to 100).

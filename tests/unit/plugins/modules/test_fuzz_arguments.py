@@ -219,6 +219,7 @@ CUSTOM_FAULT = module_args(dict(
     command_timeout=maybe(FLOATS),
 ))
 
+
 def mostly(good, bad):
     """Good values four times out of five (the application faults have many options: with one broken value
     each, hardly an input would get past validation to the sidecar start and the nat rules)."""
@@ -301,8 +302,8 @@ DNS_VALID = st.tuples(
               st.fixed_dictionaries({"answer": st.just("delay"), "delay_ms": st.integers(1, 30000)}))
 ).map(lambda parts: dict(parts[0], **parts[1]))
 DNS_CHAOS = st.one_of(
-    module_args(dict(DOCKER, **SELECTION, **LEDGER, **LIFETIME, **DNS_OWN), required=("names", "answer", "targets",
-                                                                                    "duration")),
+    module_args(dict(DOCKER, **SELECTION, **LEDGER, **LIFETIME, **DNS_OWN),
+                required=("names", "answer", "targets", "duration")),
     near_valid(DNS_VALID, {k: v for k, v in DNS_OWN.items() if k not in ("names", "answer")}))
 
 PROBE = {
