@@ -20,6 +20,7 @@ from ._iptables import (IptablesError, chain_names, install_commands, list_our_c
                         partition_rules, remove_commands)
 from ._iptables import is_gone as iptables_gone
 from ._targets import service_of
+from ._trust import describe_user
 from ._tc import TcError, netem_args, parse_qdiscs, remove_command, root_state, tbf_args, tree_commands
 from ._tc import is_gone as tc_gone
 
@@ -28,6 +29,19 @@ NETEM_ONLY = ("delay", "duplicate", "corrupt", "reorder", "limit")
 TC_KEYS = ("delay", "loss", "duplicate", "corrupt", "reorder", "rate", "limit")
 GONE_ERRORS = r"No such file or directory|Cannot find device|Invalid handle|handle of zero|No such device|" \
               r"No chain/target/match by that name|does a matching rule exist|doesn't exist"
+
+
+def require_root(euid=None):
+    """Refuse to start as an ordinary user: every step (tc, iptables, nsenter, the ledger) needs root.
+
+    Without this, a task run over SSH as an ordinary user without ``become`` failed on whichever step came
+    first, with a bare "No such file or directory: b'tc'" (the user's PATH has no sbin folder).
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        raise ChaosError("network_chaos runs as %s: run the task with become: true (root is needed for tc, "
+                         "iptables and nsenter on the host, and for the ledger). %s"
+                         % (describe_user(euid), NOTHING_CHANGED))
 
 
 def controller_address():

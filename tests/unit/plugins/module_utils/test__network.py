@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._docker import list_containers
-from ansible_collections.sutazai.chaos.plugins.module_utils._network import Target, resolve_peers
+from ansible_collections.sutazai.chaos.plugins.module_utils._network import Target, require_root, resolve_peers
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,16 @@ def test_target_record_carries_the_service(engine, name, compose_service, servic
 
 def test_host_target_has_no_service():
     assert "service" not in Target("eth0").record
+
+
+def test_an_ordinary_user_is_told_to_use_become():
+    with pytest.raises(ChaosError) as info:
+        require_root(euid=1000)
+    msg = info.value.msg
+    assert msg.startswith("network_chaos runs as uid 1000"), msg
+    assert "run the task with become: true (root is needed for tc, iptables and nsenter" in msg, msg
+    assert msg.endswith("Nothing was changed."), msg
+
+
+def test_root_may_go_on():
+    assert require_root(euid=0) is None
