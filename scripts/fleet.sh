@@ -5,7 +5,7 @@
 #   scripts/fleet.sh status     list the fleet hosts and their published SSH ports
 # Each host is a container from sutazai-chaos/fleet-host:1 (built here with mmdebstrap + docker import,
 # cached by recipe hash) running sshd (key auth only) as root, with python3, iproute2, iptables,
-# stress-ng, procps, iputils-ping, libfaketime and sudo; NET_ADMIN (never --privileged); on the docker network
+# stress-ng, procps, iputils-ping, libfaketime and sudo; NET_ADMIN and SYS_PTRACE (never --privileged); on the docker network
 # szf-fleet; its port 22 published on 127.0.0.1 only. The key pair is made for the fleet under
 # .cache/fleet/ (never committed). The same key also logs in as the ordinary user `chaos` (uid 1000, its
 # own home), who may run anything as root through sudo without a password (/etc/sudoers.d/chaos, 0440):
@@ -27,6 +27,10 @@ KEY="$KEY_DIR/id_ed25519"
 INVENTORY_DIR="$REPO_ROOT/inventories/fleet"
 PACKAGES="openssh-server,python3,iproute2,iptables,stress-ng,procps,iputils-ping,libfaketime,sudo"
 BECOME_USER=chaos
+# NET_ADMIN for the faults; SYS_PTRACE because root on a real host has it (a container's root does not): with
+# it root may read another user's /proc/<pid>/environ, where network_chaos under become (sudo resets the
+# environment) finds the SSH login's SSH_CONNECTION, so the controller's address is spared.
+CAPABILITIES=(--cap-add NET_ADMIN --cap-add SYS_PTRACE)
 
 # Run by mmdebstrap inside the new root ("$1"): the ordinary user and its passwordless sudo. Its password field
 # is "*" (no password, not locked: sshd without PAM refuses a locked account even with a valid key).
@@ -54,7 +58,7 @@ exec /usr/sbin/sshd -D -e -o PasswordAuthentication=no -o KbdInteractiveAuthenti
   -o MaxSessions=50 -o MaxStartups=100:30:200'
 
 recipe_hash() {
-    { printf '%s\n' "$PACKAGES" "$BECOME_USER_HOOK" "$ENTRYPOINT_SCRIPT"; } | sha256sum | cut -d' ' -f1
+    { printf '%s\n' "$PACKAGES" "$BECOME_USER_HOOK" "$ENTRYPOINT_SCRIPT" "${CAPABILITIES[*]}"; } | sha256sum | cut -d' ' -f1
 }
 
 build_image() {
@@ -155,7 +159,7 @@ up() {
             "$DOCKER" rm -f "$name" >/dev/null
         fi
         "$DOCKER" run -d --init --name "$name" --hostname "$name" --network "$NETWORK" \
-            --label "$FLEET_LABEL=$NETWORK" --cap-add NET_ADMIN -p 127.0.0.1::22 \
+            --label "$FLEET_LABEL=$NETWORK" "${CAPABILITIES[@]}" -p 127.0.0.1::22 \
             -e FLEET_PUBKEY="$(cat "$KEY.pub")" "$IMAGE" /bin/sh -c "$ENTRYPOINT_SCRIPT" >/dev/null
     done
     # Hosts beyond N from an earlier, larger fleet go away.

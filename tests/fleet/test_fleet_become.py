@@ -9,6 +9,7 @@ The fleet's group_vars still log in as root; these tests override that on the co
 
 from __future__ import annotations
 
+import json
 import time
 
 from conftest import (STATE_DIR, ansible_env, can_ping, docker_exec, failures, host_state, is_clean, marked_pids,
@@ -46,6 +47,9 @@ def test_faults_as_an_ordinary_user_with_become_run_as_root_and_expire_without_t
     assert not marked_pids(), "an SSH connection or worker of the run is still alive"
     for host, result in task_results(output, 0).items():
         assert result["stdout"] == "chaos 0", "%s: logged in as %r" % (host, result["stdout"])
+    # The controller's SSH reaches a host through its published port, so from the fleet network's gateway.
+    controller = {host: json.loads(docker_exec(host, ["ip", "-j", "route", "show", "default"]).stdout)[0]["gateway"]
+                  for host in hosts}
     faulted = {}
     for host in hosts:
         state = host_state(host)
@@ -53,6 +57,8 @@ def test_faults_as_an_ordinary_user_with_become_run_as_root_and_expire_without_t
         folder, uids = owners(host, state["stress"] + state["reapers"])
         assert folder == ("0", "700"), "%s: the ledger folder is uid/mode %s, not root's" % (host, folder)
         assert set(uids) == {"0"}, "%s: stress-ng and the reaper run as uids %s, not root" % (host, uids)
+        spared = [e["spec"]["spared"] for e in state["active"] if e["kind"] == "network"]
+        assert spared == [{"ports": [22], "addresses": [controller[host]]}], "%s: spared %s" % (host, spared)
         faulted[host] = state
     names = sorted(hosts)
     for source, peer in zip(names, names[1:] + names[:1]):
