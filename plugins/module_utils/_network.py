@@ -71,8 +71,8 @@ def _ancestor_ssh_environment(pid, proc_root, levels=16):
                 pairs = [item.partition(b"=") for item in handle.read().split(b"\0")]
         except OSError:
             continue
-        found = {k.decode(): v.decode("utf-8", "replace") for k, _sep, v in pairs if k in (b"SSH_CONNECTION",
-                                                                                          b"SSH_CLIENT")}
+        wanted = (b"SSH_CONNECTION", b"SSH_CLIENT")
+        found = {k.decode(): v.decode("utf-8", "replace") for k, _sep, v in pairs if k in wanted}
         if found:
             return found
     return {}

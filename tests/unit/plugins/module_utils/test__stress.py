@@ -54,7 +54,7 @@ def test_launches_are_awaited_together_and_a_dead_launcher_is_named(tmp_path):
 
     if not shutil.which("stress-ng"):
         pytest.skip("stress-ng is not installed (make setup installs it)")
-    markers = [os.urandom(4).hex() for _ in range(3)]
+    markers = [os.urandom(4).hex() for _index in range(3)]
     running = [subprocess.Popen(["stress-ng", "--cpu", "1", "--cpu-load", "1", "--timeout", "20"],
                                 env=dict(os.environ, **{_stress.MARKER_VARIABLE: m}), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL) for m in markers[:2]]
