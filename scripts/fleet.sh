@@ -5,9 +5,12 @@
 #   scripts/fleet.sh status     list the fleet hosts and their published SSH ports
 # Each host is a container from sutazai-chaos/fleet-host:1 (built here with mmdebstrap + docker import,
 # cached by recipe hash) running sshd (key auth only) as root, with python3, iproute2, iptables,
-# stress-ng, procps, iputils-ping and libfaketime; NET_ADMIN (never --privileged); on the docker network
+# stress-ng, procps, iputils-ping, libfaketime and sudo; NET_ADMIN and SYS_PTRACE (never --privileged); on the docker network
 # szf-fleet; its port 22 published on 127.0.0.1 only. The key pair is made for the fleet under
-# .cache/fleet/ (never committed). The hosts have no Docker engine: they are targets for host-level faults.
+# .cache/fleet/ (never committed). The same key also logs in as the ordinary user `chaos` (uid 1000, its
+# own home), who may run anything as root through sudo without a password (/etc/sudoers.d/chaos, 0440):
+# the way a real inventory connects, with `become`. The hosts have no Docker engine: they are targets for
+# host-level faults.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,21 +25,40 @@ RECIPE_LABEL=sutazai.chaos.recipe
 KEY_DIR="$REPO_ROOT/.cache/fleet"
 KEY="$KEY_DIR/id_ed25519"
 INVENTORY_DIR="$REPO_ROOT/inventories/fleet"
-PACKAGES="openssh-server,python3,iproute2,iptables,stress-ng,procps,iputils-ping,libfaketime"
+PACKAGES="openssh-server,python3,iproute2,iptables,stress-ng,procps,iputils-ping,libfaketime,sudo"
+BECOME_USER=chaos
+# NET_ADMIN for the faults; SYS_PTRACE because root on a real host has it (a container's root does not): with
+# it root may read another user's /proc/<pid>/environ, where network_chaos under become (sudo resets the
+# environment) finds the SSH login's SSH_CONNECTION, so the controller's address is spared.
+CAPABILITIES=(--cap-add NET_ADMIN --cap-add SYS_PTRACE)
 
-# Runs as PID 1's child (docker --init reaps orphans): authorize the fleet key, make a host key, run sshd.
+# Run by mmdebstrap inside the new root ("$1"): the ordinary user and its passwordless sudo. Its password field
+# is "*" (no password, not locked: sshd without PAM refuses a locked account even with a valid key).
+# shellcheck disable=SC2016  # "$1" is mmdebstrap's argument, expanded by mmdebstrap
+BECOME_USER_HOOK='chroot "$1" useradd --create-home --uid 1000 --shell /bin/bash '"$BECOME_USER"' &&
+  chroot "$1" usermod --password "*" '"$BECOME_USER"' &&
+  printf "%s ALL=(ALL:ALL) NOPASSWD: ALL\n" '"$BECOME_USER"' > "$1"/etc/sudoers.d/'"$BECOME_USER"' &&
+  chmod 0440 "$1"/etc/sudoers.d/'"$BECOME_USER"' &&
+  chroot "$1" visudo -c -q'
+
+# Runs as PID 1's child (docker --init reaps orphans): authorize the fleet key (for root and for the
+# ordinary user), make a host key, run sshd.
 # shellcheck disable=SC2016  # expanded by the host's shell, not here
 ENTRYPOINT_SCRIPT='set -eu
 install -d -m 0700 /root/.ssh /run/sshd
 printf "%s\n" "$FLEET_PUBKEY" > /root/.ssh/authorized_keys
 chmod 0600 /root/.ssh/authorized_keys
+install -d -m 0700 -o '"$BECOME_USER"' -g '"$BECOME_USER"' /home/'"$BECOME_USER"'/.ssh
+printf "%s\n" "$FLEET_PUBKEY" > /home/'"$BECOME_USER"'/.ssh/authorized_keys
+chown '"$BECOME_USER:$BECOME_USER"' /home/'"$BECOME_USER"'/.ssh/authorized_keys
+chmod 0600 /home/'"$BECOME_USER"'/.ssh/authorized_keys
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
 exec /usr/sbin/sshd -D -e -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
   -o PermitRootLogin=prohibit-password -o UsePAM=no -o HostKey=/etc/ssh/ssh_host_ed25519_key \
   -o MaxSessions=50 -o MaxStartups=100:30:200'
 
 recipe_hash() {
-    { printf '%s\n' "$PACKAGES" "$ENTRYPOINT_SCRIPT"; } | sha256sum | cut -d' ' -f1
+    { printf '%s\n' "$PACKAGES" "$BECOME_USER_HOOK" "$ENTRYPOINT_SCRIPT" "${CAPABILITIES[*]}"; } | sha256sum | cut -d' ' -f1
 }
 
 build_image() {
@@ -58,6 +80,7 @@ build_image() {
     # shellcheck disable=SC2016  # "$1" in the hooks is mmdebstrap's argument, expanded by mmdebstrap
     mmdebstrap --quiet --variant=minbase --include="$PACKAGES" \
         --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+        --customize-hook="$BECOME_USER_HOOK" \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
         bookworm "$tar"
     "$DOCKER" import \
@@ -74,6 +97,10 @@ ensure_key() {
     mkdir -p "$KEY_DIR"
     chmod 0700 "$KEY_DIR"
     [ -f "$KEY" ] || ssh-keygen -q -t ed25519 -N '' -C "sutazai-chaos fleet" -f "$KEY"
+}
+
+container_recipe() {
+    "$DOCKER" inspect -f "{{ index .Config.Labels \"$RECIPE_LABEL\" }}" "$1" 2>/dev/null || true
 }
 
 fleet_names() {
@@ -124,11 +151,15 @@ up() {
     for i in $(seq 1 "$count"); do
         name="$NAME_PREFIX$i"
         if "$DOCKER" inspect "$name" >/dev/null 2>&1; then
-            "$DOCKER" start "$name" >/dev/null
-            continue
+            if [ "$(container_recipe "$name")" = "$(recipe_hash)" ]; then
+                "$DOCKER" start "$name" >/dev/null
+                continue
+            fi
+            msg "$name was made from an older image recipe: making it again"
+            "$DOCKER" rm -f "$name" >/dev/null
         fi
         "$DOCKER" run -d --init --name "$name" --hostname "$name" --network "$NETWORK" \
-            --label "$FLEET_LABEL=$NETWORK" --cap-add NET_ADMIN -p 127.0.0.1::22 \
+            --label "$FLEET_LABEL=$NETWORK" "${CAPABILITIES[@]}" -p 127.0.0.1::22 \
             -e FLEET_PUBKEY="$(cat "$KEY.pub")" "$IMAGE" /bin/sh -c "$ENTRYPOINT_SCRIPT" >/dev/null
     done
     # Hosts beyond N from an earlier, larger fleet go away.

@@ -33,7 +33,7 @@ import sys
 import time
 
 from . import _audit
-from ._trust import check_file, check_state_dir, install_files, private_file, verify_files
+from ._trust import check_file, check_state_dir, install_files, not_permitted, private_file, verify_files
 from ._undo import LedgerError, UndoRefused, execute_undo, validate_undo
 
 DEFAULT_STATE_DIR = "/var/lib/sutazai-chaos"
@@ -186,7 +186,10 @@ class Ledger:
 
 @contextlib.contextmanager
 def _lock_file(path):
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except PermissionError as exc:  # a root-owned state folder, opened by an ordinary user (no become)
+        raise not_permitted(os.path.dirname(path), exc)
     with os.fdopen(fd, "r+") as handle:
         yield handle
 

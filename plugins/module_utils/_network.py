@@ -19,7 +19,9 @@ from ._common import NOTHING_CHANGED, ChaosError
 from ._iptables import (IptablesError, chain_names, install_commands, list_our_chains, loss_rules, orphan_commands,
                         partition_rules, remove_commands)
 from ._iptables import is_gone as iptables_gone
+from ._procfs import PROC, read_stat
 from ._targets import service_of
+from ._trust import describe_user
 from ._tc import TcError, netem_args, parse_qdiscs, remove_command, root_state, tbf_args, tree_commands
 from ._tc import is_gone as tc_gone
 
@@ -30,10 +32,50 @@ GONE_ERRORS = r"No such file or directory|Cannot find device|Invalid handle|hand
               r"No chain/target/match by that name|does a matching rule exist|doesn't exist"
 
 
-def controller_address():
-    """The controller's address as the target host sees it (from the SSH connection), if any."""
-    parts = (os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_CLIENT") or "").split()
+def require_root(euid=None):
+    """Refuse to start as an ordinary user: every step (tc, iptables, nsenter, the ledger) needs root.
+
+    Without this, a task run over SSH as an ordinary user without ``become`` failed on whichever step came
+    first, with a bare "No such file or directory: b'tc'" (the user's PATH has no sbin folder).
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        raise ChaosError("network_chaos runs as %s: run the task with become: true (root is needed for tc, "
+                         "iptables and nsenter on the host, and for the ledger). %s"
+                         % (describe_user(euid), NOTHING_CHANGED))
+
+
+def controller_address(environ=None, pid=None, proc_root=PROC):
+    """The controller's address as the target host sees it (from the SSH connection), if any.
+
+    become (sudo, su) resets the environment: SSH_CONNECTION is then missing from the module's own, and the
+    controller would go unspared. The login's value is read from the nearest ancestor process that has it
+    (sudo itself, the shell sshd started). A variable that is set, even empty, is taken as it is.
+    """
+    environ = os.environ if environ is None else environ
+    if "SSH_CONNECTION" not in environ and "SSH_CLIENT" not in environ:
+        environ = _ancestor_ssh_environment(os.getpid() if pid is None else pid, proc_root)
+    parts = (environ.get("SSH_CONNECTION") or environ.get("SSH_CLIENT") or "").split()
     return parts[0] if parts else None
+
+
+def _ancestor_ssh_environment(pid, proc_root, levels=16):
+    """SSH_CONNECTION / SSH_CLIENT of the nearest ancestor of ``pid`` that has one ({} when none has)."""
+    for _level in range(levels):
+        stat = read_stat(pid, proc_root)
+        if stat is None or stat[2] <= 1:
+            return {}
+        pid = stat[2]
+        try:
+            with open("%s/%d/environ" % (proc_root, pid), "rb") as handle:
+                pairs = [item.partition(b"=") for item in handle.read().split(b"\0")]
+        except OSError:
+            continue
+        wanted = (b"SSH_CONNECTION", b"SSH_CLIENT")
+        found = {k.decode(): v.decode("utf-8", "replace") for k, _sep, v in pairs if k in wanted}
+        if found:
+            return found
+    return {}
 
 
 def spared_traffic(params):

@@ -32,7 +32,8 @@ class TrustError(LedgerError):
     """A state folder (or a file in it) that others could have written."""
 
 
-def _who(uid):
+def describe_user(uid):
+    """``uid 1000 (chaos)``: a uid and, when known, its name."""
     try:
         import pwd
 
@@ -42,14 +43,14 @@ def _who(uid):
 
 
 def _owners(euid):
-    return "root" if euid == 0 else "root or %s" % _who(euid)
+    return "root" if euid == 0 else "root or %s" % describe_user(euid)
 
 
 def _mode_problem(path, st, euid, sticky_ok=False, private=False):
     """What is wrong with one lstat result (None when nothing is)."""
     problems = []
     if st.st_uid not in (0, euid):
-        problems.append("%s is owned by %s, not by %s" % (path, _who(st.st_uid), _owners(euid)))
+        problems.append("%s is owned by %s, not by %s" % (path, describe_user(st.st_uid), _owners(euid)))
     mask = 0o077 if private else 0o022
     if st.st_mode & mask and not (sticky_ok and stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
         problems.append("%s is %s by %s (mode %04o)" % (
@@ -65,7 +66,22 @@ def _refuse(folder, problem):
         "code from it as %s, so it and every folder above it must be owned by root (or the user the modules "
         "run as) and writable by nobody else (a sticky parent such as /tmp is fine); fix the folder (for "
         "example chown root: and chmod 700) or choose another state_dir. %s"
-        % (folder, problem, _who(os.geteuid()), NOTHING_CHANGED))
+        % (folder, problem, describe_user(os.geteuid()), NOTHING_CHANGED))
+
+
+def not_permitted(folder, exc, euid=None):
+    """The error for a state folder the effective user may not write (``exc``: the PermissionError).
+
+    The usual cause is a task run as an ordinary SSH user without ``become``: the default folder belongs to
+    root, so the fix is named, not only the errno.
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid == 0:
+        return TrustError("cannot use the state folder %s: %s. %s" % (folder, exc, NOTHING_CHANGED))
+    return TrustError(
+        "the state folder %s cannot be written as %s (%s): run the task with become: true (root is needed to "
+        "record faults there: the reaper that undoes them runs as root), or give a state_dir this user owns. %s"
+        % (folder, describe_user(euid), exc.strerror or exc, NOTHING_CHANGED))
 
 
 def _check_parents(folder, path, euid):
@@ -81,7 +97,7 @@ def _check_parents(folder, path, euid):
                 _refuse(folder, "%s cannot be examined (%s)" % (current, exc.strerror))
             if stat.S_ISLNK(st.st_mode):
                 if st.st_uid not in (0, euid):
-                    _refuse(folder, "the symbolic link %s is owned by %s" % (current, _who(st.st_uid)))
+                    _refuse(folder, "the symbolic link %s is owned by %s" % (current, describe_user(st.st_uid)))
                 continue  # the folders it leads to are checked on the walk of the real path
             if not stat.S_ISDIR(st.st_mode):
                 _refuse(folder, "%s is not a folder" % current)
@@ -139,6 +155,8 @@ def check_state_dir(path, euid=None, create=False):
             os.chmod(new, mode)  # exactly this mode, whatever the umask
         except FileExistsError:
             pass  # made by someone else meanwhile: judged below like any existing folder
+        except PermissionError as exc:
+            raise not_permitted(folder, exc, euid)
         except OSError as exc:
             raise TrustError("cannot create the state directory %s: %s. %s" % (folder, exc, NOTHING_CHANGED))
     return _check_folder(folder, euid)

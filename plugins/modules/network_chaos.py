@@ -282,7 +282,8 @@ from ..module_utils._common import NOTHING_CHANGED, ChaosError, new_experiment_i
 from ..module_utils._docker import DOCKER_ARG_SPEC, connect, list_containers
 from ..module_utils._fault import FAULT_LIFETIME_ARG_SPEC, LEDGER_ARG_SPEC, FaultTransaction
 from ..module_utils._module import build_module, exit_or_fail, inject_all, run_argv_with
-from ..module_utils._network import NetworkChaos, Target, default_interface, netem_available, plan, resolve_peers
+from ..module_utils._network import (NetworkChaos, Target, default_interface, netem_available, plan,
+                                     require_root, resolve_peers)
 from ..module_utils._targets import SELECTION_ARG_SPEC, select_targets
 
 PERCENT = dict(percent=dict(type="float", required=True), correlation=dict(type="float"))
@@ -340,6 +341,7 @@ def main():
     run_argv = run_argv_with(module)
 
     def body():
+        require_root()
         for tool in ("tc", "ip", "iptables", "nsenter"):
             module.get_bin_path(tool, required=True)
         present = params["state"] == "present"

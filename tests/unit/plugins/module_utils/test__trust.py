@@ -200,3 +200,56 @@ def test_ledger_operations_check_the_folder_before_writing(tmp_path):
         with ledger.locked():
             pass  # pragma: no cover
     assert os.listdir(folder) == []
+
+
+def _told_to_become(msg, folder):
+    assert "the state folder %s cannot be written as uid 1000" % folder in msg, msg
+    assert "run the task with become: true" in msg and "or give a state_dir this user owns" in msg, msg
+    assert msg.endswith("Nothing was changed."), msg
+
+
+def test_an_ordinary_user_who_cannot_make_the_folder_is_told_to_use_become(tmp_path, monkeypatch):
+    """An SSH user without become, and the default state folder not made yet (its parent is root's)."""
+    folder = tmp_path / "state"
+
+    def refused_mkdir(path, mode=0o777):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "mkdir", refused_mkdir)
+    with pytest.raises(TrustError) as info:
+        check_state_dir(str(folder), euid=1000, create=True)
+    _told_to_become(info.value.msg, folder)
+    assert not folder.exists()
+
+
+def test_an_ordinary_user_in_roots_state_folder_is_told_to_use_become(tmp_path, monkeypatch):
+    """The folder exists (root's, 0700, made by an earlier run with become): its lock cannot be opened."""
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    real_open = os.open
+
+    def refused_open(path, flags, mode=0o777, **kwargs):
+        if str(path).startswith(str(folder)):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "open", refused_open)
+    with pytest.raises(TrustError) as info:
+        with Ledger(str(folder)).locked():
+            pass  # pragma: no cover
+    _told_to_become(info.value.msg, folder)
+    monkeypatch.undo()
+    assert os.listdir(folder) == []
+
+
+def test_root_without_permission_gets_no_become_hint(tmp_path, monkeypatch):
+    """become is no answer for root (a read-only file system, say): the error is shown as it is."""
+    def refused_mkdir(path, mode=0o777):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "mkdir", refused_mkdir)
+    with pytest.raises(TrustError) as info:
+        check_state_dir(str(tmp_path / "state"), euid=0, create=True)
+    assert "become" not in info.value.msg and "Permission denied" in info.value.msg
+    assert info.value.msg.endswith("Nothing was changed.")
