@@ -84,8 +84,9 @@ def adhoc(env, name, args, hosts="localhost", extra=()):
     started = time.monotonic()
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
-    try:
-        return seconds, json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]
+    try:  # the json callback may list one task entry per host (it does when the hosts fail): merge them
+        return seconds, {host: result for play in json.loads(out.stdout)["plays"] for task in play["tasks"]
+                         for host, result in task["hosts"].items()}
     except (ValueError, KeyError, IndexError):
         return seconds, {hosts: {"failed": True, "msg": (out.stdout + out.stderr)[-600:]}}
 
