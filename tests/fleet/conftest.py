@@ -85,6 +85,19 @@ def is_clean(state):
     return not (state["chains"] or state["qdisc_ours"] or state["stress"] or state["reapers"] or state["active"])
 
 
+def wait_until_clean(hosts, timeout):
+    """{host: controller time at which it was first seen clean} (missing: not clean within timeout)."""
+    clean_at, pending = {}, set(hosts)
+    deadline = time.time() + timeout
+    while pending and time.time() < deadline:
+        for host in sorted(pending):
+            if is_clean(host_state(host)):
+                clean_at[host] = time.time()
+                pending.discard(host)
+        time.sleep(0.2)
+    return clean_at
+
+
 def clean_and_unflagged(state):
     return is_clean(state) and not state["stop_flag"]
 

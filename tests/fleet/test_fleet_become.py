@@ -13,7 +13,7 @@ import json
 import time
 
 from conftest import (STATE_DIR, ansible_env, can_ping, docker_exec, failures, host_state, is_clean, marked_pids,
-                      run_playbook, task_results, write_playbook)
+                      run_playbook, task_results, wait_until_clean, write_playbook)
 
 AS_CHAOS = ["-e", "ansible_user=chaos"]
 PARTITION_ALL = {"peers": ["0.0.0.0/0"], "direction": "both"}
@@ -67,15 +67,9 @@ def test_faults_as_an_ordinary_user_with_become_run_as_root_and_expire_without_t
     for host in hosts:
         assert len(host_state(host)["active"]) == 2, "%s lost a fault while the test looked" % host
 
-    clean_at, pending = {}, set(hosts)
-    deadline = max(e["deadline"] for s in faulted.values() for e in s["active"]) + 20
-    while pending and time.time() < deadline:
-        for host in sorted(pending):
-            if is_clean(host_state(host)):
-                clean_at[host] = time.time()
-                pending.discard(host)
-        time.sleep(0.2)
-    assert not pending, "still faulted: %s" % sorted(pending)
+    last_deadline = max(e["deadline"] for s in faulted.values() for e in s["active"])
+    clean_at = wait_until_clean(hosts, timeout=last_deadline + 20 - time.time())
+    assert set(clean_at) == set(hosts), "still faulted: %s" % sorted(set(hosts) - set(clean_at))
     late = {h: round(clean_at[h] - max(e["deadline"] for e in s["active"]), 2) for h, s in faulted.items()}
     print("\nas chaos with become: undone by the root reaper, seconds after the deadline: %s" % late)
     assert all(-0.5 <= v <= 3 for v in late.values()), late

@@ -11,8 +11,9 @@ import signal
 import subprocess
 import time
 
-from conftest import (REPO, ad_hoc_ping, ansible_env, can_ping, docker_exec, failures, host_state, is_clean, kill_marked,
-                      marked_pids, playbook_argv, run_playbook, task_results, wait_for, write_playbook)
+from conftest import (REPO, ad_hoc_ping, ansible_env, can_ping, docker_exec, failures, host_state, kill_marked,
+                      marked_pids, playbook_argv, run_playbook, task_results, wait_for, wait_until_clean,
+                      write_playbook)
 
 NEXT_PEER = ("{{ hostvars[groups['fleet'][(groups['fleet'].index(inventory_hostname) + 1) % (groups['fleet'] "
              "| length)]].fleet_address }}")
@@ -23,19 +24,6 @@ LIGHT_CPU = {"workers": 1, "load": 10}  # 2 cores shared with other test runs: t
 def peers_of(hosts):
     names = sorted(hosts)
     return [(name, names[(i + 1) % len(names)]) for i, name in enumerate(names)]
-
-
-def wait_until_clean(hosts, timeout):
-    """{host: controller time at which it was first seen clean} (missing: not clean within timeout)."""
-    clean_at, pending = {}, set(hosts)
-    deadline = time.time() + timeout
-    while pending and time.time() < deadline:
-        for host in sorted(pending):
-            if is_clean(host_state(host)):
-                clean_at[host] = time.time()
-                pending.discard(host)
-        time.sleep(0.2)
-    return clean_at
 
 
 def wait_until_faulted(hosts, timeout, stress=False):
