@@ -22,8 +22,18 @@ failed=0
 run_layer() {
     local layer=$1 start=$SECONDS
     msg "=== ${layer} (scripts/run-${layer}.sh) ==="
-    if "scripts/run-${layer}.sh"; then result[$layer]=pass; else result[$layer]=FAIL; fi
+    "scripts/run-${layer}.sh" 2>&1 | tee "results/layer-${layer}.log"
+    if [ "${PIPESTATUS[0]}" -eq 0 ]; then result[$layer]=pass; else result[$layer]=FAIL; fi
     seconds[$layer]=$((SECONDS - start))
+}
+
+# Why a layer failed, in a few lines at the very end (a CI log is often cut in the middle):
+# pytest's FAILED/E lines, a kernel-lab check row that ends in FAIL, ansible's fatal lines.
+why_failed() {
+    local layer=$1
+    echo "--- ${layer}: the lines that say why (whole output in results/layer-${layer}.log) ---"
+    grep -a -E '^(FAILED|ERROR) |^E   |  FAIL$|checks, [1-9][0-9]* failed|fatal: \[|rc=[1-9]' \
+        "results/layer-${layer}.log" 2>/dev/null | cut -c1-300 | tail -n 20
 }
 
 # A lane: its layers one after the other, output to results/test-<first layer>.log, results to a file.
@@ -67,6 +77,9 @@ for token in "${tokens[@]}"; do
     done
 done
 
+for layer in "${layers[@]}"; do
+    [ "${result[$layer]}" = pass ] || why_failed "$layer"
+done
 printf '\n%-17s %-6s %s\n' layer result seconds
 for layer in "${layers[@]}"; do
     [ "${result[$layer]}" = pass ] || failed=1

@@ -15,6 +15,7 @@ root namespace to the peer namespace:
 """
 
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -67,7 +68,11 @@ result = inject({"delay": {"ms": 100, "jitter_ms": 10, "distribution": "normal"}
 c.true("backend is netem", result["backend"] == "netem", str(result["backend"]))
 delayed = ping(PEER, count=40, interval=0.05)
 c.between("added delay (median RTT increase)", delayed["median"] - base["median"], 85, 125, " ms")
-c.between("jitter visible (max - min RTT)", delayed["max"] - delayed["min"], 3, 60, " ms")
+# jitter 10 ms, normal: the interquartile range of the RTTs is ~13.5 ms (1.35 sigma). Not max - min: over
+# 40 pings that range is ~4.3 sigma plus the emulator's own outliers, and it once passed 60 ms in CI.
+q1, _q2, q3 = statistics.quantiles(delayed["rtts"], n=4)
+c.figure("RTT min/max", "%s/%s" % (delayed["min"], delayed["max"]), " ms")
+c.between("jitter visible (interquartile range of RTTs)", q3 - q1, 5, 35, " ms")
 c.true("our tree is the root", "qdisc htb 5a17: root" in qdiscs("lab0"), qdiscs("lab0").strip())
 
 # 2. the same fault again changes nothing; a new one replaces it in place
@@ -101,7 +106,7 @@ for port in (22, 8080):
 time.sleep(0.5)
 inject({"delay": {"ms": 300}})
 ssh_ms, web_ms = connect_ms(22), connect_ms(8080)
-c.between("connect to port 22 under delay 300 ms (spared)", ssh_ms, 0, 60, " ms")
+c.between("connect to port 22 under delay 300 ms (spared)", ssh_ms, 0, 150, " ms")  # 24-33 ms seen under TCG
 c.between("connect to port 8080 under delay 300 ms", web_ms, 280, 400, " ms")
 inject({"delay": {"ms": 300}}, protect=False)
 c.between("port 22 with protect_control_channel false", connect_ms(22), 280, 400, " ms")

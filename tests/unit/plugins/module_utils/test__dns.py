@@ -8,7 +8,6 @@ recorded undo the ledger accepts, leftovers found by name."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -16,6 +15,8 @@ import pytest
 from ansible_collections.sutazai.chaos.plugins.module_utils import _dns, _sidecar
 from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._undo import validate_undo
+
+import spawned  # noqa: I001
 
 
 def params(**overrides):
@@ -108,8 +109,8 @@ def test_our_chains_are_found_by_name():
 
 
 def test_leftover_responders_are_found_in_the_namespace_and_ended():
-    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m",
-                             "sutazai_chaos_reaper._dns_responder"])
+    fake = spawned.started([sys.executable, "-c", "import time; time.sleep(60)", "-m",
+                            "sutazai_chaos_reaper._dns_responder"])
     try:
         assert fake.pid in _dns.responders_in({"pid": os.getpid()})
         _dns.end_responders([fake.pid])

@@ -4,7 +4,6 @@ validation that keeps the reaper from running anything but the undo steps this c
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -19,6 +18,8 @@ from ansible_collections.sutazai.chaos.plugins.module_utils._stress import MARKE
 from ansible_collections.sutazai.chaos.plugins.module_utils._tc import remove_command
 from ansible_collections.sutazai.chaos.plugins.module_utils._undo import (LedgerError, UndoRefused, execute_undo,
                                                                           validate_step)
+
+import spawned  # noqa: I001
 
 CONTAINER_ID = "0123456789abcdef" * 4
 STATE = "/var/lib/sutazai-chaos"
@@ -42,7 +43,7 @@ def _spawn(marker=None, code="import time; time.sleep(30)"):
     if marker:
         key, value = marker.split("=")
         env[key] = value
-    return subprocess.Popen([sys.executable, "-c", code], env=env)
+    return spawned.started([sys.executable, "-c", code], env=env)
 
 
 def test_signal_ends_only_the_marked_processes():
