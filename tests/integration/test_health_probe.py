@@ -128,7 +128,9 @@ def test_until_healthy_times_a_server_that_comes_up(web, record_property):
     print("\nuntil_healthy: recovery_seconds=%s after %s polls (server up 1.5 s after the first poll)"
           % (result["recovery_seconds"], result["polls"]))
     assert result["healthy"] is True
-    assert 1.0 <= result["recovery_seconds"] <= 2.0
+    # The truth is 1.5 s plus one poll; 1.59-1.68 s in fresh-clone runs. The upper bound leaves room for a busy
+    # machine (each poll waits for two HTTP answers from this process) and still tells 1.5 s from the 30 s timeout.
+    assert 1.0 <= result["recovery_seconds"] <= 3.0
     # Polls were every 0.1 s at best: each one also waits for two HTTP answers from this (busy) process.
     assert result["polls"] >= 3, result
 
