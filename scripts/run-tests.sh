@@ -22,8 +22,13 @@ failed=0
 run_layer() {
     local layer=$1 start=$SECONDS
     msg "=== ${layer} (scripts/run-${layer}.sh) ==="
-    "scripts/run-${layer}.sh" 2>&1 | tee "results/layer-${layer}.log"
-    if [ "${PIPESTATUS[0]}" -eq 0 ]; then result[$layer]=pass; else result[$layer]=FAIL; fi
+    # A copy for why_failed. Not a pipe into tee: the run would wait for every process that kept the pipe
+    # open (anything a layer left running in the background); bash does not wait for a process substitution.
+    if "scripts/run-${layer}.sh" > >(tee "results/layer-${layer}.log") 2>&1; then
+        result[$layer]=pass
+    else
+        result[$layer]=FAIL
+    fi
     seconds[$layer]=$((SECONDS - start))
 }
 
