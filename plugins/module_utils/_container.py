@@ -127,9 +127,9 @@ class ContainerChaos:
                 result.update(entry_id=entry["id"], deadline=entry["deadline"],
                               state_after=after["status"] if after else "removed")
         except (APIError, OSError, ChaosError) as exc:
-            undone = self.txn.rollback()
             message = exc.msg if isinstance(exc, ChaosError) else str(exc)
-            raise ChaosError("%s failed on a target: %s. %s" % (self.action, message, undone), results=results)
+            raise ChaosError(self.txn.rollback_after("%s failed on a target: %s." % (self.action, message.rstrip("."))),
+                             results=results)
         return results, report
 
     def _hit(self, container, kind, signum, already_held):

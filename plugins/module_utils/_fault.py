@@ -153,6 +153,11 @@ class FaultTransaction:
         self.ledger.audit("inject", {"experiment_id": self.experiment_id, "kind": kind, "target": target,
                                      "spec": spec}, reversible=False)
 
+    def rollback_after(self, message):
+        """Roll back, and return the error for a failure midway: ``message`` without its "Nothing was changed"
+        (no longer true once a target was hit) and the sentence that says what was undone."""
+        return "%s %s" % (message.replace(NOTHING_CHANGED, "").strip(), self.rollback())
+
     def rollback(self):
         """Undo what this transaction applied; returns a sentence for the error message."""
         if not self.applied:

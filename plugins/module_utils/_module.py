@@ -24,8 +24,8 @@ def build_module(own_spec, *shared_specs, needs_docker=False, **kwargs):
     module = AnsibleModule(argument_spec=spec, **kwargs)
     not_finite = list(_non_finite(module.params))
     if not_finite:
-        module.fail_json(msg="%s must be finite numbers (NaN and infinity mean nothing here). Nothing was changed."
-                         % ", ".join(not_finite))
+        module.fail_json(msg="%s must be finite numbers (NaN and infinity mean nothing here). %s"
+                         % (", ".join(not_finite), NOTHING_CHANGED))
     if needs_docker and not HAS_DOCKER:
         module.fail_json(msg=missing_sdk_message(), exception=DOCKER_IMPORT_ERROR)
     return module
@@ -68,7 +68,7 @@ def inject_all(module, txn, inject, after, changed_only=False):
     try:
         faults = inject()
     except ChaosError as exc:
-        raise ChaosError("%s %s" % (exc.msg.replace(NOTHING_CHANGED, "").strip(), txn.rollback()))
+        raise ChaosError(txn.rollback_after(exc.msg))
     result = dict(changed=any(f["changed"] for f in faults), faults=faults, experiment_id=txn.experiment_id)
     if module._diff:
         shown = [f for f in faults if f["changed"] or not changed_only]

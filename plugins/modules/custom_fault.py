@@ -236,7 +236,7 @@ def main():
         except ChaosError as exc:
             if not txn.applied:  # the message says what ran (and was undone) or that nothing was changed
                 raise
-            raise ChaosError("%s Targets done before it: %s" % (exc.msg, txn.rollback()))
+            raise ChaosError(txn.rollback_after("%s Targets done before it:" % exc.msg))
         return dict(result, changed=any(f["changed"] for f in faults), faults=faults)
 
     exit_or_fail(module, body)

@@ -254,7 +254,7 @@ def main():
             results = stress.inject(targets)
         except (ChaosError, OSError) as exc:
             message = exc.msg if isinstance(exc, ChaosError) else str(exc)
-            raise ChaosError("%s %s" % (message.replace(NOTHING_CHANGED, "").strip(), txn.rollback()))
+            raise ChaosError(txn.rollback_after(message))
         return dict(changed=any(r["changed"] for r in results), stress=results, experiment_id=txn.experiment_id,
                     host={"cpu_percent": round(cpu, 1), "memory_percent": round(memory, 1)})
 

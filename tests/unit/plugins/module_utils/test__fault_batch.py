@@ -121,3 +121,15 @@ def test_a_running_reaper_does_not_bring_back_the_untried(tmp_path):
     assert len(known) == 4
     assert _ledger._restore_lost(txn.ledger, known) == []
     assert {e["target"]["name"] for e in txn.ledger.entries()} == {"c0"}  # only the applied one is active
+
+
+def test_an_error_after_a_hit_no_longer_says_nothing_was_changed(tmp_path):
+    """A driver's error may end in "Nothing was changed." (true for the target it was on); once another target
+    was hit and then undone, the message says what was undone instead, never both."""
+    txn = FaultTransaction(str(tmp_path / "state"), "exp-1", FakeRunner())
+    assert txn.rollback_after("c9 is protected. Nothing was changed.") == "c9 is protected. Nothing was changed."
+    txn.apply(*_fault_for(0, [], txn.ledger))
+    message = txn.rollback_after("c1 is protected. Nothing was changed.")
+    assert "Nothing was changed" not in message, message
+    assert message.startswith("c1 is protected. Undone: ") and "c0" in message, message
+    assert not txn.ledger.entries()
