@@ -143,8 +143,21 @@ def start_sidecar(state_dir, container, program, config, marker, port, protocol)
         # The launcher's PID stays the sidecar's through every exec (its environment may read empty for an
         # instant in between, so the marker is no test of life); a zombie or a missing PID is a failed start.
         if not _alive(launcher):
-            break
+            raise ChaosError("the %s sidecar exited before it listened on %s port %d in %s's network namespace: "
+                             "%s (whole log: %s/sidecar.log)" % (name, protocol, port, container["name"],
+                                                                 _last_words(state_dir), state_dir))
         time.sleep(0.05)
     raise ChaosError("the %s sidecar did not start listening on %s port %d in %s's network namespace within %.0f s "
                      "(see %s/sidecar.log)" % (name, protocol, port, container["name"], START_TIMEOUT_SECONDS,
                                                state_dir))
+
+
+def _last_words(state_dir):
+    """The last non-empty line of the sidecar log (where a dead sidecar's traceback ends), or a placeholder."""
+    try:
+        with open(os.path.join(state_dir, "sidecar.log"), "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            lines = [line.strip() for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1][:300] if lines else "it wrote nothing"

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from ansible_collections.sutazai.chaos.plugins.module_utils import _sidecar
+from ansible_collections.sutazai.chaos.plugins.module_utils._common import ChaosError
 from ansible_collections.sutazai.chaos.plugins.module_utils._undo import execute_undo, marked_processes, validate_undo
 
 import sidecar_echo  # noqa: I001
@@ -58,3 +59,15 @@ def test_redirect_rules_skip_the_sidecar_s_own_traffic():
                     str(_sidecar.PASS_MARK), "-j", "REDIRECT", "--to-ports", "21000"]
     cmds = _sidecar.nat_install_commands("SZC-abc-H", "PREROUTING", [rule])
     assert cmds[0][-2:] == ["-N", "SZC-abc-H"] and cmds[-1][-5:] == ["-I", "PREROUTING", "1", "-j", "SZC-abc-H"]
+
+
+def test_a_sidecar_that_dies_at_once_is_reported_with_its_last_words_not_as_a_timeout(tmp_path):
+    state_dir = str(tmp_path / "state")
+    own = {"pid": os.getpid(), "id": "0123456789ab", "name": "self"}
+    port = _sidecar.free_port(own["pid"], "tcp")
+    started = time.monotonic()
+    with pytest.raises(ChaosError) as raised:
+        _sidecar.start_sidecar(state_dir, own, sidecar_echo, {"no_port": port}, _sidecar.new_marker(), port, "tcp")
+    assert time.monotonic() - started < _sidecar.START_TIMEOUT_SECONDS / 2, "it waited for a dead sidecar"
+    assert "sidecar exited before it listened on tcp port %d" % port in raised.value.msg, raised.value.msg
+    assert "KeyError: 'port'" in raised.value.msg, raised.value.msg
