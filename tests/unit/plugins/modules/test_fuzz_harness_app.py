@@ -57,7 +57,7 @@ def test_sidecar_dying_on_its_config_is_a_change_then_failure(monkeypatch):
     run = run_module("http_chaos", VALID["http_chaos"])
     try:
         assert run.outcome == "fail"
-        assert "did not start listening" in run.result["msg"]
+        assert "sidecar exited before it listened" in run.result["msg"]
         assert ("sidecar died", "TypeError('the proxy cannot use this config')") in run.effects
         assert not run.active_entries()  # rolled back, but it had changed things: the fuzz property flags it
         assert run.mutations()
