@@ -23,7 +23,15 @@ if pgrep -x dockerd >/dev/null 2>&1; then
     msg "dockerd runs but does not answer yet; waiting"
 else
     msg "starting dockerd (log: .cache/dockerd.log)"
-    setsid dockerd >"$REPO_ROOT/.cache/dockerd.log" 2>&1 </dev/null &
+    # dockerd outlives this run: it keeps no descriptor of ours open beyond its log (a caller's lock file
+    # or pipe would stay held for as long as the engine runs).
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec ${fd}>&-" 2>/dev/null
+        done
+        exec setsid dockerd >"$REPO_ROOT/.cache/dockerd.log" 2>&1 </dev/null
+    ) &
 fi
 for _ in $(seq 1 60); do
     if "$DOCKER" info >/dev/null 2>&1; then
