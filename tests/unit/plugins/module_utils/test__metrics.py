@@ -405,7 +405,13 @@ def test_real_pushgateway(tmp_path, pushgateway):
     gone = _metrics.record(params(tmp_path, result=None, experiment="container-kill", delete_group=True,
                                   pushgateway_url=pushgateway), now=NOW)
     assert gone["metrics"]["pushgateway"]["deleted"] is True
+    # The Pushgateway answers a DELETE with 202 Accepted and applies it from its write queue a moment later
+    # (a scrape right after it still showed the group once, in CI): wait for it, a few seconds at most.
+    deadline = time.monotonic() + 5
     text = scrape(pushgateway)
+    while 'experiment="container-kill"' in text and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = scrape(pushgateway)
     assert 'experiment="container-kill"' not in text
     assert value(text, "chaos_faults_active", job="sutazai_chaos", instance="web1") == 0, "the host group stays"
 
