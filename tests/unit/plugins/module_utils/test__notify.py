@@ -238,7 +238,8 @@ def test_a_slow_webhook_costs_its_timeout_only(servers):
     (report,) = notify([slow.url], started(), default_timeout=0.5)
     elapsed = time.monotonic() - began
     assert report["sent"] is False and report["error"] == "no answer within 0.5 s"
-    assert 0.45 <= elapsed < 0.5 + _notify.GRACE_SECONDS + 0.3, elapsed
+    # slack for a busy machine (CI runs this beside ansible-test sanity), still far below the server's 5 s
+    assert 0.45 <= elapsed < 0.5 + _notify.GRACE_SECONDS + 1.5, elapsed
 
 
 def test_a_thread_that_outlives_its_timeout_is_given_up_on():
@@ -249,7 +250,7 @@ def test_a_thread_that_outlives_its_timeout_is_given_up_on():
         raise URLError("late")
     began = time.monotonic()
     (report,) = notify(["http://127.0.0.1/"], started(), default_timeout=0.3, opener=opener)
-    assert time.monotonic() - began < 0.3 + _notify.GRACE_SECONDS + 0.3
+    assert time.monotonic() - began < 0.3 + _notify.GRACE_SECONDS + 1.5  # the opener holds on for 5 s
     assert report["error"] == "no answer within 0.3 s"
     release.set()
 
@@ -260,7 +261,7 @@ def test_three_slow_webhooks_cost_one_timeout_and_fast_ones_still_get_through(se
     began = time.monotonic()
     reports = notify([s.url for s in slow] + [{"url": fast.url, "timeout": 5}], started(), default_timeout=1)
     elapsed = time.monotonic() - began
-    assert elapsed < 1 + _notify.GRACE_SECONDS + 0.4, elapsed  # one timeout, not three
+    assert elapsed < 1 + _notify.GRACE_SECONDS + 1.0, elapsed  # one timeout, not three (3 s)
     assert [r["sent"] for r in reports] == [False, False, False, True]
     assert all(len(s.requests) == 1 for s in slow + [fast])
 

@@ -264,7 +264,7 @@ def test_wait_until_against_a_real_server(http_server):
     base, _port = http_server
     satisfied, elapsed, results, polls = wait_until([{"type": "http", "url": base + "/health"}], True,
                                                     timeout=5.0, interval=0.1, success_threshold=2)
-    assert satisfied and polls == 2 and 0 <= elapsed < 1.0
+    assert satisfied and polls == 2 and 0 <= elapsed < 3.0  # ~0.1 s; the bound only tells it from the 5 s timeout
     assert results[0]["healthy"]
 
 
