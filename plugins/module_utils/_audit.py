@@ -43,7 +43,7 @@ def line_hash(raw):
     return hashlib.sha256(raw.rstrip(b"\r\n")).hexdigest()
 
 
-def _last_line(fd, size):
+def last_line(fd, size):
     """The last non-blank line of an open file (bytes, no newline), or None when there is none."""
     chunk, end, data = 4096, size, b""
     while end > 0:
@@ -109,7 +109,7 @@ def append(state_dir, record):
         fd = _open_journal(path)
         try:
             size = os.fstat(fd).st_size
-            last = _last_line(fd, size)
+            last = last_line(fd, size)
             prev = GENESIS if last is None else line_hash(last)
             if size > ROTATE_BYTES:
                 os.close(fd)

@@ -23,6 +23,7 @@ import random
 import sys
 import time
 
+from ._audit import last_line
 from ._common import ChaosError
 from ._iptables import CHAIN_PREFIX
 from ._ledger import spawn_detached
@@ -153,11 +154,10 @@ def start_sidecar(state_dir, container, program, config, marker, port, protocol)
 
 
 def _last_words(state_dir):
-    """The last non-empty line of the sidecar log (where a dead sidecar's traceback ends), or a placeholder."""
+    """The last non-blank line of the sidecar log (where a dead sidecar's traceback ends), or a placeholder."""
     try:
         with open(os.path.join(state_dir, "sidecar.log"), "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
-            lines = [line.strip() for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            line = last_line(handle.fileno(), os.fstat(handle.fileno()).st_size)
     except OSError:
-        lines = []
-    return lines[-1][:300] if lines else "it wrote nothing"
+        line = None
+    return line.decode("utf-8", "replace").strip()[:300] if line else "it wrote nothing"
